@@ -178,8 +178,7 @@ def _decode_utf16(raw: bytes) -> str:
         if raw[i] == 0 and raw[i + 1] == 0:
             end = i
             break
-    # surrogatepass keeps lone surrogates decodable; 'replace' guards the rest: a camera's
-    # broken name must never crash a listing.
+    # 'replace': a camera's broken name must never crash a listing.
     return raw[:end].decode("utf-16-le", errors="replace")
 
 
@@ -221,10 +220,15 @@ class Writer:
 
     def push_str(self, text: str) -> None:
         """A PTP STR; the empty string is the single byte 0x00."""
+        if not isinstance(text, str):
+            raise LocalProtocolError(f"expected a str, got {text!r}")
         if not text:
             self._buf.append(0)
             return
-        raw = text.encode("utf-16-le", errors="surrogatepass")
+        try:
+            raw = text.encode("utf-16-le")
+        except UnicodeEncodeError:
+            raise LocalProtocolError(f"{text!r} is not encodable as UTF-16") from None
         units = len(raw) // 2 + 1
         if units > MAX_STRING_UNITS:
             raise LocalProtocolError(
@@ -250,6 +254,8 @@ class Writer:
             size, signed = _SCALARS[element]
         except KeyError:
             raise LocalProtocolError(f"unknown array element type 0x{element:04X}") from None
+        if not isinstance(values, tuple | list):
+            raise LocalProtocolError(f"expected a sequence of ints, got {values!r}")
         self.push_u32(len(values))
         for v in values:
             self.push_int(v, size, signed)
@@ -273,8 +279,11 @@ def encode_datetime(value: datetime | None) -> str:
     """A PTP DateTime string "YYYYMMDDThhmmss[.s]"; None is the empty string."""
     if value is None:
         return ""
-    text = value.strftime("%Y%m%dT%H%M%S")
-    if value.microsecond:
+    text = (
+        f"{value.year:04d}{value.month:02d}{value.day:02d}"
+        f"T{value.hour:02d}{value.minute:02d}{value.second:02d}"
+    )
+    if value.microsecond >= 100_000:
         text += f".{value.microsecond // 100_000}"
     return text
 
@@ -291,7 +300,7 @@ def decode_datetime(text: str) -> datetime | None:
     tenths = 0
     if rest.startswith("."):
         digits = rest[1:2]
-        if not digits.isdigit():
+        if not digits.isascii() or not digits.isdigit():
             return None
         tenths = int(digits)
         rest = rest[2:]
