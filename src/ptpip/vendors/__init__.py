@@ -1,0 +1,1 @@
+"""Vendor dialects: codes, value tables and wire codecs per camera maker."""

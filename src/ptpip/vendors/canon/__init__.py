@@ -1,0 +1,1 @@
+"""Canon EOS: GetEvent records, SetDevicePropValueEx, viewfinder blocks and value tables."""

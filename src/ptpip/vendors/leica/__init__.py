@@ -1,0 +1,1 @@
+"""Leica: LEGetStreamData (0x9025) live-view payloads."""

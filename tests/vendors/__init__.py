@@ -1,0 +1,1 @@
+"""Vendor codecs and value tables."""
