@@ -1,0 +1,196 @@
+"""What a virtual camera *is*: its identity, its operations, and how it answers them.
+
+The server (:mod:`ptpip.camera.server`) does the networking; a :class:`Personality` turns each
+request into a :class:`Reply`. Operations are registered in a table with :func:`operation`;
+DeviceInfo lists exactly the codes in that table, so what is advertised is what works.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
+
+from ptpip.ip.packets import FujiInitCommandRequest, InitCommandAck, InitCommandRequest
+from ptpip.ip.responder import RequestReceived
+from ptpip.ptp.codes import OperationCode, ResponseCode, Vendor
+
+if TYPE_CHECKING:
+    from ptpip.camera.server import ServerSession, VirtualCamera
+
+__all__ = [
+    "BytesSource",
+    "DataSource",
+    "FileSource",
+    "Handler",
+    "Personality",
+    "Reply",
+    "operation",
+]
+
+
+class DataSource(Protocol):
+    """A data-in phase's bytes, produced piece by piece."""
+
+    @property
+    def size(self) -> int: ...
+
+    def chunks(self, chunk_size: int) -> Iterator[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BytesSource:
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def chunks(self, chunk_size: int) -> Iterator[bytes]:
+        view = memoryview(self.data)
+        for start in range(0, len(view), chunk_size):
+            yield bytes(view[start : start + chunk_size])
+
+
+@dataclass(frozen=True, slots=True)
+class FileSource:
+    """A byte range of a file, read as it is sent: a 4 GiB object never sits in memory."""
+
+    path: Path
+    offset: int
+    length: int
+
+    @property
+    def size(self) -> int:
+        return self.length
+
+    def chunks(self, chunk_size: int) -> Iterator[bytes]:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            pos, end = self.offset, self.offset + self.length
+            while pos < end:
+                piece = os.pread(fd, min(chunk_size, end - pos), pos)
+                if not piece:
+                    raise OSError(f"{self.path} shrank while being sent")
+                pos += len(piece)
+                yield piece
+        finally:
+            os.close(fd)
+
+
+@dataclass(slots=True)
+class Reply:
+    """The answer to one request: a response code, parameters, optional data-in, and work
+    to do once the response is on the wire (events that must follow it)."""
+
+    code: int = ResponseCode.OK
+    params: tuple[int, ...] = ()
+    data: DataSource | None = None
+    after: list[Callable[[], None]] = field(default_factory=list)
+
+    @classmethod
+    def with_data(cls, data: bytes | DataSource, *params: int) -> Reply:
+        source = BytesSource(data) if isinstance(data, bytes) else data
+        return cls(ResponseCode.OK, params, source)
+
+
+#: A handler: (personality, session, request, data-out bytes or None) -> Reply.
+Handler = Callable[..., Awaitable[Reply]]
+H = TypeVar("H", bound=Handler)
+
+
+def operation(code: int, *, data_out: bool = False, session: bool = True) -> Callable[[H], H]:
+    """Register a handler for ``code`` in the personality class's operation table.
+
+    ``session=False`` allows the operation outside a session (GetDeviceInfo, OpenSession).
+    """
+
+    def mark(fn: H) -> H:
+        fn.__ptp_operation__ = (code, data_out, session)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class Personality:
+    """Base class: identity, operation dispatch and the Init policy."""
+
+    vendor: ClassVar[Vendor] = Vendor.GENERIC
+    fuji_dialect: ClassVar[bool] = False
+    #: code -> (handler, has data-out, needs session); built per subclass from @operation
+    operations: ClassVar[dict[int, tuple[Handler, bool, bool]]] = {}
+
+    manufacturer = "ptpip"
+    model = "ptpip virtual camera"
+    device_version = "1.0"
+    serial_number = "0000000000000001"
+    guid = bytes(range(16))
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        table: dict[int, tuple[Handler, bool, bool]] = {}
+        for klass in reversed(cls.__mro__):
+            for attr in vars(klass).values():
+                mark = getattr(attr, "__ptp_operation__", None)
+                if mark is not None:
+                    code, data_out, session = mark
+                    table[code] = (attr, data_out, session)
+        cls.operations = table
+
+    # -- hooks the server calls --------------------------------------------------------------
+
+    def init_ack(self, connection_number: int) -> InitCommandAck:
+        return InitCommandAck(connection_number, self.guid, self.model)
+
+    def check_initiator(self, request: InitCommandRequest | FujiInitCommandRequest) -> int | None:
+        """An InitFail reason to refuse this initiator, or None to accept it."""
+        return None
+
+    def has_data_out(self, code: int) -> bool:
+        entry = self.operations.get(code)
+        return entry is not None and entry[1]
+
+    async def started(self, camera: VirtualCamera) -> None:
+        """The server is listening."""
+
+    async def stopped(self, camera: VirtualCamera) -> None:
+        """The server stopped."""
+
+    def session_closed(self, session: ServerSession) -> None:
+        """The client's command connection closed."""
+
+    async def handle(
+        self, session: ServerSession, request: RequestReceived, data: bytes | None
+    ) -> Reply:
+        entry = self.operations.get(request.code)
+        if entry is None:
+            return Reply(ResponseCode.OPERATION_NOT_SUPPORTED)
+        handler, _, needs_session = entry
+        if needs_session and session.session_id is None:
+            return Reply(ResponseCode.SESSION_NOT_OPEN)
+        return await handler(self, session, request, data)
+
+    def operations_supported(self) -> tuple[int, ...]:
+        return tuple(sorted(self.operations))
+
+    # -- standard session operations every personality has ---------------------------------
+
+    @operation(OperationCode.OPEN_SESSION, session=False)
+    async def _open_session(
+        self, session: ServerSession, request: RequestReceived, data: bytes | None
+    ) -> Reply:
+        if session.session_id is not None:
+            return Reply(ResponseCode.SESSION_ALREADY_OPEN, (session.session_id,))
+        if not request.params or request.params[0] == 0:
+            return Reply(ResponseCode.INVALID_PARAMETER)
+        session.session_id = request.params[0]
+        return Reply()
+
+    @operation(OperationCode.CLOSE_SESSION)
+    async def _close_session(
+        self, session: ServerSession, request: RequestReceived, data: bytes | None
+    ) -> Reply:
+        session.session_id = None
+        return Reply()

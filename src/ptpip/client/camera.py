@@ -1,0 +1,418 @@
+"""The asyncio camera API: ``async with ptpip.connect(host) as camera: ...``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import BinaryIO
+
+from ptpip.client.download import FileSink, Progress, finish, part_path, safe_filename
+from ptpip.client.events import CameraEvent, Subscription
+from ptpip.client.identity import Identity, IdentityStore
+from ptpip.client.session import BytesSink, Connection, DataSink, Result
+from ptpip.errors import ConnectionClosed, LocalProtocolError, PtpError, RemoteProtocolError
+from ptpip.ptp.codes import (
+    STORAGE_ALL,
+    OperationCode,
+    Vendor,
+)
+from ptpip.ptp.datasets import (
+    DeviceInfo,
+    DevicePropDesc,
+    ObjectInfo,
+    StorageInfo,
+    decode_handles,
+)
+from ptpip.ptp.values import Reader, Value, Writer
+from ptpip.vendors.base import VendorProfile, profile_for
+
+__all__ = ["Camera", "ObjectEntry", "connect"]
+
+#: GetPartialObject piece size: libgphoto2 and airnef settled on 1 MiB (Nikon drops larger).
+PARTIAL_CHUNK = 1024 * 1024
+_U32_MAX = 0xFFFF_FFFF
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectEntry:
+    """An object on the camera with its path from the storage root (``DCIM/100X/IMG.JPG``)."""
+
+    handle: int
+    info: ObjectInfo
+    path: PurePosixPath
+
+    @property
+    def is_folder(self) -> bool:
+        return self.info.is_folder
+
+
+class Camera:
+    """A connected camera. Create it with :func:`connect`."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.profile: VendorProfile = connection.profile
+        self._device_info: DeviceInfo | None = None
+        self._descs: dict[int, DevicePropDesc] = {}
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Camera:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """End the session (CloseSession and the vendor's goodbye) and close the sockets."""
+        try:
+            await self.profile.close(self)
+        finally:
+            await self.connection.shutdown()
+
+    def connection_lost(self) -> PtpError:
+        return self.connection._lost or ConnectionClosed("the connection to the camera is closed")
+
+    @property
+    def vendor(self) -> Vendor:
+        return self.profile.vendor
+
+    # -- raw operations ----------------------------------------------------------------------
+
+    async def transact(
+        self,
+        code: int,
+        params: tuple[int, ...] = (),
+        *,
+        data: bytes | None = None,
+        sink: DataSink | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        lenient_tid: bool = False,
+    ) -> Result:
+        """One PTP transaction; see :meth:`Connection.transact`."""
+        return await self.connection.transact(
+            code,
+            params,
+            data=data,
+            sink=sink,
+            timeout=timeout,
+            check=check,
+            lenient_tid=lenient_tid,
+        )
+
+    async def opreq(
+        self, code: int, params: Iterable[int] = (), data: bytes | None = None
+    ) -> Result:
+        """A raw operation for reverse engineering: any code, params and optional data-out.
+
+        Never raises for a non-OK response: the result carries the code.
+        """
+        return await self.transact(code, tuple(params), data=data, check=False)
+
+    # -- device ------------------------------------------------------------------------------
+
+    async def device_info(self, *, refresh: bool = False) -> DeviceInfo:
+        if self._device_info is None or refresh:
+            result = await self.transact(OperationCode.GET_DEVICE_INFO)
+            self._device_info = DeviceInfo.decode(result.data)
+        return self._device_info
+
+    async def supports(self, operation: int) -> bool:
+        return operation in (await self.device_info()).operations_supported
+
+    async def storage_ids(self) -> tuple[int, ...]:
+        result = await self.transact(OperationCode.GET_STORAGE_IDS)
+        # libgphoto2 drops IDs whose logical part is 0 (not mounted); so do we.
+        return tuple(s for s in decode_handles(result.data) if s & 0xFFFF)
+
+    async def storage_info(self, storage_id: int) -> StorageInfo:
+        result = await self.transact(OperationCode.GET_STORAGE_INFO, (storage_id,))
+        return StorageInfo.decode(result.data)
+
+    async def storages(self) -> list[tuple[int, StorageInfo]]:
+        return [(sid, await self.storage_info(sid)) for sid in await self.storage_ids()]
+
+    # -- objects -----------------------------------------------------------------------------
+
+    async def object_handles(
+        self, storage_id: int = STORAGE_ALL, object_format: int = 0, parent: int = 0
+    ) -> tuple[int, ...]:
+        """ISO semantics: parent 0 = every object, ROOT_PARENT = the storage root only."""
+        result = await self.transact(
+            OperationCode.GET_OBJECT_HANDLES, (storage_id, object_format, parent)
+        )
+        return decode_handles(result.data)
+
+    async def object_info(self, handle: int) -> ObjectInfo:
+        result = await self.transact(OperationCode.GET_OBJECT_INFO, (handle,))
+        return ObjectInfo.decode(result.data)
+
+    async def list_objects(self, storage_id: int = STORAGE_ALL) -> list[ObjectEntry]:
+        """Every object with its folder path, folders before their contents."""
+        infos: dict[int, ObjectInfo] = {}
+        for handle in await self.object_handles(storage_id, 0, 0):
+            infos[handle] = await self.object_info(handle)
+        paths: dict[int, PurePosixPath] = {}
+
+        def path_of(handle: int, depth: int = 0) -> PurePosixPath:
+            if handle in paths:
+                return paths[handle]
+            info = infos[handle]
+            name = safe_filename(info.filename, f"object_{handle:08x}")
+            parent = info.parent
+            if parent in infos and parent != handle and depth < 64:
+                path = path_of(parent, depth + 1) / name
+            else:
+                path = PurePosixPath(name)
+            paths[handle] = path
+            return path
+
+        entries = [ObjectEntry(h, infos[h], path_of(h)) for h in infos]
+        entries.sort(key=lambda e: (e.info.storage_id, e.path.parts))
+        return entries
+
+    async def find(self, path: str) -> ObjectEntry:
+        """The object at ``path`` (as :meth:`list_objects` prints it)."""
+        wanted = PurePosixPath(path.strip("/"))
+        for entry in await self.list_objects():
+            if entry.path == wanted:
+                return entry
+        raise LocalProtocolError(f"no object at {path!r} on the camera")
+
+    async def thumbnail(self, handle: int) -> bytes:
+        return (await self.transact(OperationCode.GET_THUMB, (handle,))).data
+
+    async def delete(self, handle: int, object_format: int = 0) -> None:
+        await self.transact(OperationCode.DELETE_OBJECT, (handle, object_format))
+
+    async def read_object(self, handle: int, sink: DataSink, timeout: float | None = None) -> None:
+        """Stream a whole object into ``sink`` with GetObject."""
+        await self.transact(OperationCode.GET_OBJECT, (handle,), sink=sink, timeout=timeout)
+
+    async def read_partial(self, handle: int, offset: int, length: int) -> bytes:
+        sink = BytesSink(limit=length)
+        result = await self.transact(
+            OperationCode.GET_PARTIAL_OBJECT, (handle, offset, length), sink=sink
+        )
+        del result
+        return bytes(sink.buffer)
+
+    async def download(
+        self,
+        handle: int,
+        target: str | os.PathLike[str] | BinaryIO,
+        *,
+        resume: bool = True,
+        progress: Progress | None = None,
+        info: ObjectInfo | None = None,
+        chunk_size: int = PARTIAL_CHUNK,
+    ) -> Path | None:
+        """Download an object to a folder, a file path, or an open binary file.
+
+        Into a path, the data goes to ``NAME.part`` and is renamed to ``NAME`` only when
+        its size matches; an existing complete file is kept; a ``.part`` left by an earlier
+        attempt is resumed with GetPartialObject when the camera has it. Returns the path.
+        """
+        info = info or await self.object_info(handle)
+        if info.is_folder:
+            raise LocalProtocolError(f"object 0x{handle:X} is a folder")
+        size = await self._object_size(handle, info)
+        if not isinstance(target, str | os.PathLike):
+            await self._stream(handle, target, 0, size, progress, chunk_size)
+            return None
+        final = Path(target)
+        if final.is_dir():
+            final = final / safe_filename(info.filename, f"object_{handle:08x}")
+        if size is not None and final.exists() and final.stat().st_size == size:
+            if progress is not None:
+                progress(size, size)
+            return final  # already complete
+        part = part_path(final)
+        offset = part.stat().st_size if resume and part.exists() else 0
+        partial = await self._partial_ok(size)
+        if offset and (not partial or size is None or offset > size):
+            offset = 0
+        with part.open("r+b" if offset else "wb") as fh:
+            fh.seek(offset)
+            fh.truncate()
+            await self._stream(handle, fh, offset, size, progress, chunk_size)
+        finish(part, final, size)
+        return final
+
+    async def _object_size(self, handle: int, info: ObjectInfo) -> int | None:
+        if info.compressed_size != _U32_MAX:
+            return info.compressed_size
+        return None  # > 4 GiB: the size is not in ObjectInfo; stream until the end
+
+    async def _partial_ok(self, size: int | None) -> bool:
+        return size is not None and await self.supports(OperationCode.GET_PARTIAL_OBJECT)
+
+    async def _stream(
+        self,
+        handle: int,
+        fh: BinaryIO,
+        offset: int,
+        size: int | None,
+        progress: Progress | None,
+        chunk_size: int,
+    ) -> None:
+        if not await self._partial_ok(size) or size is None:
+            sink = FileSink(fh, progress=progress, total=size)
+            await self.read_object(handle, sink)
+            if size is not None and sink.written != size:
+                raise RemoteProtocolError(f"received {sink.written} bytes of {size}")
+            return
+        while offset < size:
+            want = min(chunk_size, size - offset)
+            sink = FileSink(fh, expected=want, start_offset=offset, progress=progress, total=size)
+            await self.transact(OperationCode.GET_PARTIAL_OBJECT, (handle, offset, want), sink=sink)
+            if sink.written == 0:
+                raise RemoteProtocolError(f"the camera sent no data at offset {offset} of {size}")
+            offset += sink.written
+        if progress is not None and size == 0:
+            progress(0, 0)
+
+    # -- capture -----------------------------------------------------------------------------
+
+    async def capture(self, timeout: float = 30.0) -> list[ObjectEntry]:
+        """Release the shutter; returns the new objects the camera announced."""
+        handles = await self.profile.capture(self, timeout)
+        entries = []
+        for handle in handles:
+            info = await self.object_info(handle)
+            entries.append(ObjectEntry(handle, info, PurePosixPath(info.filename)))
+        return entries
+
+    # -- properties --------------------------------------------------------------------------
+
+    async def describe(self, code: int, *, refresh: bool = True) -> DevicePropDesc:
+        if refresh or code not in self._descs:
+            result = await self.transact(OperationCode.GET_DEVICE_PROP_DESC, (code,))
+            if not result.data:
+                raise RemoteProtocolError(f"the camera sent no description of 0x{code:04X}")
+            self._descs[code] = DevicePropDesc.decode(result.data)
+        return self._descs[code]
+
+    async def _datatype(self, code: int) -> int:
+        return (await self.describe(code, refresh=False)).datatype
+
+    async def get_property(self, code: int) -> Value:
+        datatype = await self._datatype(code)
+        result = await self.transact(OperationCode.GET_DEVICE_PROP_VALUE, (code,))
+        return Reader(result.data).pull_value(datatype)
+
+    async def set_property(self, code: int, value: Value) -> None:
+        desc = await self.describe(code, refresh=False)
+        writer = Writer()
+        writer.push_value(desc.datatype, value)
+        await self.transact(OperationCode.SET_DEVICE_PROP_VALUE, (code,), data=writer.getvalue())
+        self._descs.pop(code, None)
+
+    async def properties(self) -> list[DevicePropDesc]:
+        """Descriptions of every property the camera lists (skipping ones it cannot describe)."""
+        descs = []
+        for code in (await self.device_info()).device_properties_supported:
+            with contextlib.suppress(PtpError):
+                descs.append(await self.describe(code))
+        return descs
+
+    # -- events ------------------------------------------------------------------------------
+
+    def events(self, *codes: int) -> Subscription:
+        """An async iterator of events, optionally only these codes; events that arrived
+        while nobody listened come first."""
+        return self.connection.events_hub.subscribe(codes)
+
+    async def wait_for_event(self, *codes: int, timeout: float = 30.0) -> CameraEvent:
+        with self.events(*codes) as sub:
+            return await sub.get(timeout)
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    *,
+    vendor: Vendor | str = Vendor.GENERIC,
+    event_port: int | None = None,
+    stream_port: int | None = None,
+    guid: bytes | None = None,
+    name: str | None = None,
+    timeout: float = 10.0,
+    init_timeout: float | None = None,
+    probe_interval: float | None = -1.0,
+    identity_store: IdentityStore | None = None,
+) -> AsyncIterator[Camera]:
+    """Connect to a camera and open a session; closes it on exit (also on errors).
+
+    ``guid`` and ``name`` override the identity persisted for this camera.
+    """
+    camera = await open_camera(
+        host,
+        port,
+        vendor=vendor,
+        event_port=event_port,
+        stream_port=stream_port,
+        guid=guid,
+        name=name,
+        timeout=timeout,
+        init_timeout=init_timeout,
+        probe_interval=probe_interval,
+        identity_store=identity_store,
+    )
+    try:
+        yield camera
+    finally:
+        await camera.close()
+
+
+async def open_camera(
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    *,
+    vendor: Vendor | str = Vendor.GENERIC,
+    event_port: int | None = None,
+    stream_port: int | None = None,
+    guid: bytes | None = None,
+    name: str | None = None,
+    timeout: float = 10.0,
+    init_timeout: float | None = None,
+    probe_interval: float | None = -1.0,
+    identity_store: IdentityStore | None = None,
+) -> Camera:
+    """Like :func:`connect`, without the context manager: call ``await camera.close()``."""
+    profile = profile_for(vendor)
+    store = identity_store or IdentityStore()
+    identity: Identity = store.identity_for(f"{profile.vendor.value}@{host}", guid=guid, name=name)
+    connection = Connection(
+        host,
+        profile,
+        identity,
+        port=port,
+        event_port=event_port,
+        stream_port=stream_port,
+        timeout=timeout,
+        init_timeout=init_timeout,
+        probe_interval=profile.probe_interval if probe_interval == -1.0 else probe_interval,
+    )
+    camera = Camera(connection)
+    try:
+        await connection.connect()
+        await profile.open(camera)
+        connection.start_background()
+    except BaseException:
+        connection.abort()
+        with contextlib.suppress(Exception):
+            await connection.shutdown()
+        raise
+    return camera

@@ -1,0 +1,154 @@
+"""One TCP connection of the client: an asyncio Protocol feeding an :class:`Initiator`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+from collections.abc import Callable
+
+from ptpip.errors import ConnectionClosed, PtpError, RemoteProtocolError, Timeout, TransportError
+from ptpip.ip.initiator import Initiator, InitiatorEvent
+
+__all__ = ["Channel", "open_channel"]
+
+log = logging.getLogger("ptpip.client")
+
+EventHandler = Callable[[InitiatorEvent], None]
+LostHandler = Callable[[PtpError | None], None]
+
+
+class Channel(asyncio.Protocol):
+    """Feeds received bytes to the state machine and hands its events to ``on_event``."""
+
+    def __init__(self, initiator: Initiator, on_event: EventHandler, on_lost: LostHandler) -> None:
+        self.initiator = initiator
+        self._on_event = on_event
+        self._on_lost = on_lost
+        self._transport: asyncio.Transport | None = None
+        self._paused: asyncio.Future[None] | None = None
+        self.closed = asyncio.get_running_loop().create_future()
+        self.bytes_in = 0
+        self.bytes_out = 0
+        #: called with every chunk sent and received (wire recording), if set
+        self.tap: Callable[[bool, bytes], None] | None = None
+
+    # asyncio.Protocol -------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_in += len(data)
+        if self.tap is not None:
+            self.tap(False, data)
+        try:
+            events = self.initiator.receive_data(data)
+        except RemoteProtocolError as exc:
+            log.warning("%s connection: %s; closing it", self.initiator.role.value, exc)
+            self._fail(exc)
+            return
+        for event in events:
+            self._on_event(event)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        if self._paused is not None and not self._paused.done():
+            self._paused.set_exception(ConnectionClosed("connection lost while sending"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+        err = ConnectionClosed(f"the camera closed the {self.initiator.role.value} connection")
+        if exc is not None:
+            err = ConnectionClosed(f"{self.initiator.role.value} connection lost: {exc}")
+        self.initiator.close()
+        self._on_lost(err)
+
+    def pause_writing(self) -> None:
+        if self._paused is None or self._paused.done():
+            self._paused = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._paused is not None and not self._paused.done():
+            self._paused.set_result(None)
+
+    # our side ---------------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._transport is not None and not self._transport.is_closing()
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._transport is None or self._transport.is_closing():
+            raise ConnectionClosed(f"the {self.initiator.role.value} connection is closed")
+        self.bytes_out += len(data)
+        if self.tap is not None:
+            self.tap(True, data)
+        self._transport.write(data)
+
+    async def drain(self) -> None:
+        if self._paused is not None and not self._paused.done():
+            await self._paused
+
+    def _fail(self, exc: PtpError) -> None:
+        self._on_lost(exc)
+        if self._transport is not None:
+            self._transport.abort()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def peer(self) -> tuple[str, int] | None:
+        if self._transport is None:
+            return None
+        peer = self._transport.get_extra_info("peername")
+        return (str(peer[0]), int(peer[1])) if peer else None
+
+
+async def open_channel(
+    host: str,
+    port: int,
+    initiator: Initiator,
+    on_event: EventHandler,
+    on_lost: LostHandler,
+    *,
+    timeout: float,
+    retries: int = 0,
+    retry_delay: float = 0.1,
+) -> Channel:
+    """Connect, retrying "connection refused" ``retries`` times (some cameras open late)."""
+    loop = asyncio.get_running_loop()
+    attempt = 0
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                _, channel = await loop.create_connection(
+                    lambda: Channel(initiator, on_event, on_lost), host, port
+                )
+            return channel
+        except TimeoutError:
+            raise Timeout(f"no answer from {host}:{port} within {timeout:g} s") from None
+        except ConnectionRefusedError:
+            if attempt >= retries:
+                raise TransportError(
+                    f"{host}:{port} refused the connection: is the camera in remote mode?"
+                ) from None
+        except OSError as exc:
+            if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+                raise TransportError(f"{host} is unreachable: {exc.strerror}") from None
+            raise TransportError(f"cannot connect to {host}:{port}: {exc}") from None
+        attempt += 1
+        await asyncio.sleep(retry_delay)

@@ -1,0 +1,162 @@
+"""What the client asks of a vendor: ports, framing, Init packet, set-up, capture, names.
+
+A vendor is data plus a few hooks, not a fork of the client. :class:`VendorProfile` is the
+generic ISO 15740 / CIPA camera; dialects override what differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, ClassVar
+
+from ptpip.errors import ResponseError, Timeout
+from ptpip.ip.packets import FujiInitCommandRequest, InitCommandRequest
+from ptpip.ptp.codes import EventCode, InitFailReason, OperationCode, ResponseCode, Vendor
+
+if TYPE_CHECKING:
+    from ptpip.client.camera import Camera
+    from ptpip.client.identity import Identity
+
+__all__ = ["UNIFIED_NAMES", "VendorProfile", "profile_for"]
+
+#: The seed CLI's unified property names and their generic codes (malc0mn-cli.md §9).
+UNIFIED_NAMES: dict[str, int] = {
+    "delay": 0x5012,
+    "effect": 0x5017,
+    "exposure": 0x500D,
+    "exp-bias": 0x5010,
+    "flashmode": 0x500C,
+    "focusmtr": 0x501C,
+    "iso": 0x500F,
+    "whitebalance": 0x5005,
+}
+
+_INIT_FAIL_TEXT: dict[int, str] = {
+    InitFailReason.REJECTED_INITIATOR: (
+        "the camera rejected this client (not paired): pair it again on the camera"
+    ),
+    InitFailReason.BUSY: "the camera is busy: another client is connected",
+    InitFailReason.UNSPECIFIED: "the camera refused the connection (reason unspecified)",
+    InitFailReason.INVALID_GUID: "the camera rejected this client's GUID",
+}
+
+_HINTS: dict[int, str] = {
+    ResponseCode.SESSION_NOT_OPEN: "reconnect: the camera closed the session",
+    ResponseCode.OPERATION_NOT_SUPPORTED: "this camera does not support it",
+    ResponseCode.DEVICE_BUSY: "the camera is busy; try again in a moment",
+    ResponseCode.ACCESS_DENIED: "the camera refused access; check its mode and pairing",
+    ResponseCode.INVALID_DEVICE_PROP_VALUE: "use `describe` to see the allowed values",
+    ResponseCode.DEVICE_PROP_NOT_SUPPORTED: "the camera does not have this property",
+    ResponseCode.INVALID_OBJECT_HANDLE: "the file is gone; list the files again",
+    ResponseCode.STORE_FULL: "the card is full",
+    ResponseCode.STORE_NOT_AVAILABLE: "no card, or the card is not ready",
+}
+
+
+class VendorProfile:
+    """The generic ISO 15740 camera over CIPA PTP/IP."""
+
+    vendor: ClassVar[Vendor] = Vendor.GENERIC
+    #: (command/data, event, stream) ports; None = same as the command port / not used
+    default_ports: ClassVar[tuple[int, int | None, int | None]] = (15740, None, None)
+    fuji_dialect: ClassVar[bool] = False
+    first_transaction_id: ClassVar[int] = 0
+    session_id: ClassVar[int] = 1
+    init_timeout: ClassVar[float] = 10.0
+    #: Probe the event connection after this many idle seconds (None: never).
+    probe_interval: ClassVar[float | None] = 30.0
+    unified_names: ClassVar[dict[str, int]] = UNIFIED_NAMES
+
+    def init_request(self, identity: Identity) -> InitCommandRequest | FujiInitCommandRequest:
+        return InitCommandRequest(identity.guid, identity.name)
+
+    def explain_init_fail(self, reason: int) -> str:
+        text = _INIT_FAIL_TEXT.get(reason)
+        return f"{text} (InitFail 0x{reason:X})" if text else f"InitFail reason 0x{reason:X}"
+
+    def response_hint(self, code: int) -> str | None:
+        return _HINTS.get(code)
+
+    async def open(self, camera: Camera) -> None:
+        """After the Init handshake: the event connection, the session, vendor set-up."""
+        await camera.connection.connect_events()
+        await self.open_session(camera)
+
+    async def open_session(self, camera: Camera) -> None:
+        session = self.session_id
+        for _ in range(10):
+            result = await camera.transact(OperationCode.OPEN_SESSION, (session,), check=False)
+            if result.code in (ResponseCode.OK, ResponseCode.SESSION_ALREADY_OPEN):
+                camera.connection.session_id = session
+                return
+            if result.code != ResponseCode.INVALID_TRANSACTION_ID:
+                raise camera.connection.response_error(OperationCode.OPEN_SESSION, result)
+            session += 1  # libgphoto2 does the same on 0x2004
+        raise camera.connection.response_error(OperationCode.OPEN_SESSION, result)
+
+    async def close(self, camera: Camera) -> None:
+        """Before the sockets close: CloseSession (errors ignored, short wait)."""
+        if camera.connection.session_id is None or not camera.connection.is_open:
+            return
+        with contextlib.suppress(Exception):
+            await camera.transact(
+                OperationCode.CLOSE_SESSION, timeout=3.0, check=False, lenient_tid=True
+            )
+        camera.connection.session_id = None
+
+    async def capture(self, camera: Camera, timeout: float) -> list[int]:
+        """InitiateCapture, then ObjectAdded events until CaptureComplete; the new handles."""
+        codes = (EventCode.OBJECT_ADDED, EventCode.CAPTURE_COMPLETE, EventCode.STORE_FULL)
+        with camera.connection.events_hub.subscribe(codes, backlog=False) as sub:
+            result = await camera.transact(OperationCode.INITIATE_CAPTURE, (0, 0))
+            handles: list[int] = []
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while True:
+                try:
+                    event = await sub.get(max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    if handles:
+                        return handles  # some cameras never send CaptureComplete
+                    raise Timeout(f"no new image within {timeout:g} s of the capture") from None
+                except StopAsyncIteration:
+                    raise camera.connection_lost() from None
+                if event.code == EventCode.STORE_FULL:
+                    raise ResponseError(ResponseCode.STORE_FULL, message="the card is full")
+                if event.code == EventCode.OBJECT_ADDED and event.params:
+                    handles.append(event.params[0])
+                elif event.code == EventCode.CAPTURE_COMPLETE and (
+                    event.transaction_id in (None, result.transaction_id)
+                ):
+                    return handles
+
+    def property_code(self, text: str) -> int | None:
+        """A unified name ("iso") for this vendor, or None."""
+        return self.unified_names.get(text)
+
+
+_PROFILES: dict[Vendor, type[VendorProfile]] = {Vendor.GENERIC: VendorProfile}
+
+
+def register(profile: type[VendorProfile]) -> type[VendorProfile]:
+    _PROFILES[profile.vendor] = profile
+    return profile
+
+
+#: Vendors whose bodies speak standard CIPA PTP/IP, so the generic profile drives them.
+_CIPA_COMPATIBLE = frozenset({Vendor.NIKON, Vendor.SONY})
+
+
+def profile_for(vendor: Vendor | str) -> VendorProfile:
+    """The profile of a vendor; raises ValueError for a dialect ptpip cannot speak."""
+    try:
+        v = Vendor(vendor.lower()) if isinstance(vendor, str) else vendor
+    except ValueError:
+        known = ", ".join(x.value for x in Vendor)
+        raise ValueError(f"unknown vendor {vendor!r} (known: {known})") from None
+    if v in _PROFILES:
+        return _PROFILES[v]()
+    if v in _CIPA_COMPATIBLE:
+        return VendorProfile()
+    raise ValueError(f"the {v.value} dialect is not available in this version of ptpip")
