@@ -281,7 +281,7 @@ def _decode_avail_list(code: int, body: bytes) -> EventRecord | None:
     if values is None:
         if len(rest) == 4 * count:
             values = tuple(_u32(rest, 4 * i) for i in range(count))
-        elif count and len(rest) % count == 0:
+        elif count and rest and len(rest) % count == 0:
             width = len(rest) // count
             values = tuple(rest[i : i + width] for i in range(0, len(rest), width))
         else:
