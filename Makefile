@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit bench clean venv
+.PHONY: test lint typecheck unit bench clean venv demo deps
 
 venv: $(STAMP)
 
@@ -25,6 +25,12 @@ unit: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+demo: $(STAMP)
+	bash scripts/demo.sh
+
+deps:
+	bash scripts/install-system-deps.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -28,6 +28,7 @@ from ptpip.ptp.datasets import (
     decode_handles,
 )
 from ptpip.ptp.values import Reader, Value, Writer
+from ptpip.record import PcapRecorder
 from ptpip.vendors.base import VendorProfile, profile_for
 
 __all__ = ["Camera", "ObjectEntry", "connect"]
@@ -352,6 +353,7 @@ async def connect(
     init_timeout: float | None = None,
     probe_interval: float | None = -1.0,
     identity_store: IdentityStore | None = None,
+    recorder: PcapRecorder | None = None,
 ) -> AsyncIterator[Camera]:
     """Connect to a camera and open a session; closes it on exit (also on errors).
 
@@ -369,6 +371,7 @@ async def connect(
         init_timeout=init_timeout,
         probe_interval=probe_interval,
         identity_store=identity_store,
+        recorder=recorder,
     )
     try:
         yield camera
@@ -389,6 +392,7 @@ async def open_camera(
     init_timeout: float | None = None,
     probe_interval: float | None = -1.0,
     identity_store: IdentityStore | None = None,
+    recorder: PcapRecorder | None = None,
 ) -> Camera:
     """Like :func:`connect`, without the context manager: call ``await camera.close()``."""
     profile = profile_for(vendor)
@@ -405,6 +409,7 @@ async def open_camera(
         init_timeout=init_timeout,
         probe_interval=profile.probe_interval if probe_interval == -1.0 else probe_interval,
     )
+    connection.recorder = recorder
     camera = Camera(connection)
     try:
         await connection.connect()

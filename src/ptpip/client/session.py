@@ -41,6 +41,7 @@ from ptpip.ptp.codes import ResponseCode
 from ptpip.ptp.names import CodeKind, name
 
 if TYPE_CHECKING:
+    from ptpip.record import PcapRecorder
     from ptpip.vendors.base import VendorProfile
 
 __all__ = ["BytesSink", "Connection", "DataSink", "Result"]
@@ -147,7 +148,7 @@ class Connection:
         self._loop = asyncio.get_running_loop()
         self._last_traffic = self._loop.time()
         self.on_stray: Callable[[str], None] = lambda what: log.info("stray: %s", what)
-        self.tap: Callable[[str, bool, bytes], None] | None = None
+        self.recorder: PcapRecorder | None = None
 
     # -- set-up and tear-down ----------------------------------------------------------------
 
@@ -204,9 +205,13 @@ class Connection:
             self._handshake = None
 
     def _install_tap(self, channel: Channel, which: str) -> None:
-        if self.tap is not None:
-            tap = self.tap
-            channel.tap = lambda sent, data: tap(which, sent, data)
+        """Hand this connection's bytes to the wire recorder (``--record``), if any."""
+        if self.recorder is None or channel._transport is None:
+            return
+        local = channel._transport.get_extra_info("sockname")
+        remote = channel._transport.get_extra_info("peername")
+        if local and remote:
+            channel.tap = self.recorder.stream((local[0], local[1]), (remote[0], remote[1]))
 
     def start_background(self) -> None:
         if self.probe_interval:
@@ -246,6 +251,10 @@ class Connection:
     @property
     def is_open(self) -> bool:
         return self._cmd is not None and self._cmd.is_open and self._lost is None
+
+    @property
+    def command_channel(self) -> Channel | None:
+        return self._cmd
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -287,6 +296,8 @@ class Connection:
             raise self._lost
         if self._cmd is None:
             raise ConnectionClosed("not connected")
+        if not self._cmd.is_open:  # closed by us (Camera.close), so nothing was recorded
+            raise ConnectionClosed("the connection to the camera is closed")
         limit = self.timeout if timeout is None else timeout
         collector = BytesSink() if sink is None else None
         target: DataSink = sink if sink is not None else collector  # type: ignore[assignment]
@@ -370,11 +381,13 @@ class Connection:
             cmd.initiator.abandon()
             return
         pending.sink = _DiscardSink()
-        with contextlib.suppress(TimeoutError, PtpError):
-            async with asyncio.timeout(2.0):
-                await asyncio.shield(pending.future)
-        if not pending.future.done():
-            cmd.initiator.abandon()
+        try:
+            with contextlib.suppress(TimeoutError, PtpError):
+                async with asyncio.timeout(2.0):
+                    await asyncio.shield(pending.future)
+        finally:  # also when cancelled again while waiting: never leave the machine busy
+            if not pending.future.done():
+                cmd.initiator.abandon()
 
     def response_error(self, code: int, result: Result) -> ResponseError:
         rc = name(CodeKind.RESPONSE, result.code, self.profile.vendor)

@@ -1,0 +1,101 @@
+"""`ptpip simulate`: run a virtual camera until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from ptpip.cli.settings import parse_port
+from ptpip.errors import ExitStatus
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"ptpip simulate: {message}\n")
+        raise SystemExit(ExitStatus.USAGE)
+
+
+def _port(text: str) -> int:
+    return 0 if text.strip() == "0" else parse_port(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ptpip.camera.factory import VENDORS
+
+    p = _Parser(
+        prog="ptpip simulate",
+        add_help=False,
+        description="Run a virtual PTP/IP camera (stock gphoto2 works against it).",
+        epilog="Example: ptpip simulate -p 0   (prints the port it picked)",
+    )
+    p.add_argument("-?", "--help", action="help", help="show this help and exit")
+    p.add_argument(
+        "-t",
+        "--vendor",
+        default="generic",
+        choices=[v.value for v in VENDORS],
+        help="camera dialect (default generic)",
+    )
+    p.add_argument("-h", "--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    p.add_argument("-p", "--port", type=_port, default=15740, help="port; 0 picks a free one")
+    p.add_argument(
+        "--storage",
+        type=Path,
+        help="folder served as the memory card (default: a temporary one with sample images)",
+    )
+    p.add_argument("--model", help="the model name the camera reports")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="log requests (-vv more)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="ptpip simulate: %(message)s", stream=sys.stderr)
+    try:
+        if not ipaddress.ip_address(args.host).is_loopback:
+            sys.stderr.write(
+                f"warning: listening on {args.host}: anyone on that network can use this camera\n"
+            )
+    except ValueError:
+        pass
+    with contextlib.ExitStack() as stack:
+        storage = args.storage
+        if storage is None:
+            storage = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ptpip-card-")))
+        try:
+            return asyncio.run(_serve(args.vendor, storage, args.host, args.port, args.model))
+        except OSError as exc:
+            sys.stderr.write(f"ptpip simulate: cannot listen on {args.host}:{args.port}: {exc}\n")
+            return ExitStatus.ERROR
+        except KeyboardInterrupt:
+            return ExitStatus.OK
+
+
+async def _serve(vendor: str, storage: Path, host: str, port: int, model: str | None) -> int:
+    from ptpip.camera.factory import make_camera
+
+    camera = make_camera(vendor, storage, model=model, host=host, port=port)
+    await camera.start()
+    shown = f"[{camera.host}]" if ":" in camera.host else camera.host
+    print(f"listening on {shown}:{camera.port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await camera.stop()
+    return ExitStatus.OK
