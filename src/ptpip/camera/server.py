@@ -157,7 +157,7 @@ class ServerSession:
         self.connection_number = connection_number
         self.session_id: int | None = None
         self._requests: asyncio.Queue[RequestReceived | None] = asyncio.Queue()
-        self._data_out: asyncio.Queue[DataOutChunk | None] = asyncio.Queue()
+        self._data_out: asyncio.Queue[DataOutChunk | CancelReceived | None] = asyncio.Queue()
         self._cancelled: set[int] = set()
         self.current_tid: int | None = None
         self.task = asyncio.create_task(self._run())
@@ -176,6 +176,8 @@ class ServerSession:
                 self.command_conn.abort()
         elif isinstance(event, CancelReceived):
             self._cancelled.add(event.transaction_id)
+            if event.transaction_id == self.current_tid:
+                self._data_out.put_nowait(event)  # wakes a data-out phase that waits for more
 
     def connection_lost(self, conn: _Conn) -> None:
         if conn is self.command_conn:
@@ -244,6 +246,8 @@ class ServerSession:
             after()
 
     async def _collect_data_out(self, tid: int) -> bytes | None:
+        """The data-out bytes; None when the link closed or the initiator cancelled (then
+        answered here: the rest of the data will never come)."""
         buf = bytearray()
         while True:
             chunk = await self._data_out.get()
@@ -251,6 +255,9 @@ class ServerSession:
                 return None
             if chunk.transaction_id != tid:
                 continue
+            if isinstance(chunk, CancelReceived):
+                self._respond(ResponseCode.TRANSACTION_CANCELLED, tid)
+                return None
             buf += chunk.data
             if len(buf) > MAX_DATA_OUT:
                 self.command_conn.abort()

@@ -291,7 +291,9 @@ class Camera:
         entries = []
         for handle in handles:
             info = await self.object_info(handle)
-            entries.append(ObjectEntry(handle, info, PurePosixPath(info.filename)))
+            # The camera names the file: made safe like list_objects' paths.
+            name = safe_filename(info.filename, f"object_{handle:08x}")
+            entries.append(ObjectEntry(handle, info, PurePosixPath(name)))
         return entries
 
     # -- properties --------------------------------------------------------------------------

@@ -285,14 +285,14 @@ class Responder:
         elif isinstance(item, StartData):
             self._start_data_out(item, out)
         elif isinstance(item, DataContainerStart):
+            # Even an empty container is followed by one (empty, last) chunk that closes it.
             self._data_out = _DataOut(item.transaction_id, item.length)
             out.append(DataOutStarted(item.transaction_id, item.length))
-            if item.length == 0:
-                self._data_out = None
-                out.append(DataOutChunk(item.transaction_id, b"", True))
         elif isinstance(item, Container):
             self._handle_container(item, out)
         elif isinstance(item, Cancel):
+            if self._data_out is not None and self._data_out.tid == item.transaction_id:
+                self._data_out = None  # the data-out phase ends; late Data is stray
             out.append(CancelReceived(item.transaction_id))
         elif isinstance(item, ProbeRequest):
             out.append(ProbeRequested())

@@ -97,13 +97,16 @@ class VendorProfile:
 
     async def close(self, camera: Camera) -> None:
         """Before the sockets close: CloseSession (errors ignored, short wait)."""
-        if camera.connection.session_id is None or not camera.connection.is_open:
+        connection = camera.connection
+        if connection.session_id is None or not connection.is_open:
             return
+        # Never wait longer than the caller's own timeout: the camera may be hung.
+        wait = min(3.0, connection.timeout)
         with contextlib.suppress(Exception):
             await camera.transact(
-                OperationCode.CLOSE_SESSION, timeout=3.0, check=False, lenient_tid=True
+                OperationCode.CLOSE_SESSION, timeout=wait, check=False, lenient_tid=True
             )
-        camera.connection.session_id = None
+        connection.session_id = None
 
     async def capture(self, camera: Camera, timeout: float) -> list[int]:
         """InitiateCapture, then ObjectAdded events until CaptureComplete; the new handles."""
