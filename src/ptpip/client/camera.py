@@ -31,11 +31,35 @@ from ptpip.ptp.values import Reader, Value, Writer
 from ptpip.record import PcapRecorder
 from ptpip.vendors.base import VendorProfile, profile_for
 
-__all__ = ["Camera", "ObjectEntry", "connect"]
+__all__ = ["Camera", "CapturedImage", "LiveViewFrame", "ObjectEntry", "connect", "open_camera"]
 
 #: GetPartialObject piece size: libgphoto2 and airnef settled on 1 MiB (Nikon drops larger).
 PARTIAL_CHUNK = 1024 * 1024
 _U32_MAX = 0xFFFF_FFFF
+
+
+@dataclass(frozen=True, slots=True)
+class LiveViewFrame:
+    """One live-view image: the JPEG bytes as the camera sent them, and its frame counter."""
+
+    jpeg: bytes
+    counter: int | None = None
+    #: vendor extras (Canon viewfinder blocks, Leica TLVs), undecoded
+    extra: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedImage:
+    """What one shutter release produced: a new object on the camera, a preview, or both."""
+
+    handle: int | None
+    info: ObjectInfo | None
+    path: PurePosixPath
+    preview: bytes | None = None
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,49 +309,68 @@ class Camera:
 
     # -- capture -----------------------------------------------------------------------------
 
-    async def capture(self, timeout: float = 30.0) -> list[ObjectEntry]:
-        """Release the shutter; returns the new objects the camera announced."""
-        handles = await self.profile.capture(self, timeout)
-        entries = []
-        for handle in handles:
-            info = await self.object_info(handle)
-            # The camera names the file: made safe like list_objects' paths.
-            name = safe_filename(info.filename, f"object_{handle:08x}")
-            entries.append(ObjectEntry(handle, info, PurePosixPath(name)))
-        return entries
+    async def capture(self, timeout: float = 30.0) -> list[CapturedImage]:
+        """Release the shutter; returns what the camera announced (objects and/or previews)."""
+        return await self.profile.capture(self, timeout)
+
+    async def captured_object(self, handle: int) -> CapturedImage:
+        """A :class:`CapturedImage` for an object the camera announced."""
+        info = await self.object_info(handle)
+        # The camera names the file: made safe like list_objects' paths.
+        name = safe_filename(info.filename, f"object_{handle:08x}")
+        return CapturedImage(handle, info, PurePosixPath(name))
 
     # -- properties --------------------------------------------------------------------------
+    # The vendor profile decides where descriptions and values come from (GetDevicePropDesc,
+    # Fuji's 0x902B list, Canon's GetEvent cache); the read_/write_ methods are the standard
+    # operations profiles build on.
 
     async def describe(self, code: int, *, refresh: bool = True) -> DevicePropDesc:
         if refresh or code not in self._descs:
-            result = await self.transact(OperationCode.GET_DEVICE_PROP_DESC, (code,))
-            if not result.data:
-                raise RemoteProtocolError(f"the camera sent no description of 0x{code:04X}")
-            self._descs[code] = DevicePropDesc.decode(result.data)
+            self._descs[code] = await self.profile.describe(self, code)
         return self._descs[code]
 
-    async def _datatype(self, code: int) -> int:
-        return (await self.describe(code, refresh=False)).datatype
+    def remember_description(self, desc: DevicePropDesc) -> None:
+        self._descs[desc.code] = desc
 
     async def get_property(self, code: int) -> Value:
-        datatype = await self._datatype(code)
-        result = await self.transact(OperationCode.GET_DEVICE_PROP_VALUE, (code,))
-        return Reader(result.data).pull_value(datatype)
+        return await self.profile.get_value(self, code)
 
     async def set_property(self, code: int, value: Value) -> None:
-        desc = await self.describe(code, refresh=False)
-        writer = Writer()
-        writer.push_value(desc.datatype, value)
-        await self.transact(OperationCode.SET_DEVICE_PROP_VALUE, (code,), data=writer.getvalue())
+        await self.profile.set_value(self, code, value)
         self._descs.pop(code, None)
 
     async def properties(self) -> list[DevicePropDesc]:
         """Descriptions of every property the camera lists (skipping ones it cannot describe)."""
-        descs = []
-        for code in (await self.device_info()).device_properties_supported:
-            with contextlib.suppress(PtpError):
-                descs.append(await self.describe(code))
-        return descs
+        return await self.profile.properties(self)
+
+    async def state(self) -> list[tuple[int, Value]]:
+        """The current value of every property the camera reports, as (code, value) pairs."""
+        return await self.profile.state(self)
+
+    async def read_prop_desc(self, code: int) -> DevicePropDesc:
+        """GetDevicePropDesc."""
+        result = await self.transact(OperationCode.GET_DEVICE_PROP_DESC, (code,))
+        if not result.data:
+            raise RemoteProtocolError(f"the camera sent no description of 0x{code:04X}")
+        return DevicePropDesc.decode(result.data)
+
+    async def read_prop_value(self, code: int, datatype: int) -> Value:
+        """GetDevicePropValue, decoded as ``datatype``."""
+        result = await self.transact(OperationCode.GET_DEVICE_PROP_VALUE, (code,))
+        return Reader(result.data).pull_value(datatype)
+
+    async def write_prop_value(self, code: int, datatype: int, value: Value) -> None:
+        """SetDevicePropValue with ``value`` encoded as ``datatype``."""
+        writer = Writer()
+        writer.push_value(datatype, value)
+        await self.transact(OperationCode.SET_DEVICE_PROP_VALUE, (code,), data=writer.getvalue())
+
+    # -- live view ---------------------------------------------------------------------------
+
+    def liveview(self) -> AsyncIterator[LiveViewFrame]:
+        """Live-view frames as they come (JPEG bytes and a counter), where the camera has it."""
+        return self.profile.liveview(self)
 
     # -- events ------------------------------------------------------------------------------
 

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, ClassVar
 
-from ptpip.errors import ResponseError, Timeout
+from ptpip.errors import OperationNotSupported, PtpError, ResponseError, Timeout
 from ptpip.ip.packets import FujiInitCommandRequest, InitCommandRequest
 from ptpip.ptp.codes import EventCode, InitFailReason, OperationCode, ResponseCode, Vendor
 
 if TYPE_CHECKING:
-    from ptpip.client.camera import Camera
+    from ptpip.client.camera import Camera, CapturedImage, LiveViewFrame
     from ptpip.client.identity import Identity
+    from ptpip.ptp.datasets import DevicePropDesc
+    from ptpip.ptp.values import Value
 
 __all__ = ["UNIFIED_NAMES", "VendorProfile", "profile_for"]
 
@@ -108,7 +111,13 @@ class VendorProfile:
             )
         connection.session_id = None
 
-    async def capture(self, camera: Camera, timeout: float) -> list[int]:
+    async def capture(self, camera: Camera, timeout: float) -> list[CapturedImage]:
+        """InitiateCapture, then ObjectAdded events until CaptureComplete: the new objects."""
+        return [
+            await camera.captured_object(h) for h in await self.capture_handles(camera, timeout)
+        ]
+
+    async def capture_handles(self, camera: Camera, timeout: float) -> list[int]:
         """InitiateCapture, then ObjectAdded events until CaptureComplete; the new handles."""
         codes = (EventCode.OBJECT_ADDED, EventCode.CAPTURE_COMPLETE, EventCode.STORE_FULL)
         with camera.connection.events_hub.subscribe(codes, backlog=False) as sub:
@@ -133,6 +142,37 @@ class VendorProfile:
                     event.transaction_id in (None, result.transaction_id)
                 ):
                     return handles
+
+    # -- properties --------------------------------------------------------------------------
+
+    async def describe(self, camera: Camera, code: int) -> DevicePropDesc:
+        return await camera.read_prop_desc(code)
+
+    async def get_value(self, camera: Camera, code: int) -> Value:
+        desc = await camera.describe(code, refresh=False)
+        return await camera.read_prop_value(code, desc.datatype)
+
+    async def set_value(self, camera: Camera, code: int, value: Value) -> None:
+        desc = await camera.describe(code, refresh=False)
+        await camera.write_prop_value(code, desc.datatype, value)
+
+    async def properties(self, camera: Camera) -> list[DevicePropDesc]:
+        descs = []
+        for code in (await camera.device_info()).device_properties_supported:
+            with contextlib.suppress(PtpError):
+                descs.append(await camera.describe(code))
+        return descs
+
+    async def state(self, camera: Camera) -> list[tuple[int, Value]]:
+        return [(d.code, d.current) for d in await self.properties(camera)]
+
+    # -- live view ---------------------------------------------------------------------------
+
+    def liveview(self, camera: Camera) -> AsyncIterator[LiveViewFrame]:
+        raise OperationNotSupported(
+            ResponseCode.OPERATION_NOT_SUPPORTED,
+            message=f"live view is not available for {self.vendor.value} cameras in ptpip",
+        )
 
     def property_code(self, text: str) -> int | None:
         """A unified name ("iso") for this vendor, or None."""
