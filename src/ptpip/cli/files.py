@@ -15,7 +15,7 @@ from pathlib import Path
 from ptpip.cli import render
 from ptpip.cli.commands import CommandError, Output, command
 from ptpip.cli.context import Context
-from ptpip.client.camera import ObjectEntry
+from ptpip.client.camera import CapturedImage, ObjectEntry
 from ptpip.client.download import Progress, safe_filename
 from ptpip.errors import PtpError
 from ptpip.props import format_value, prop_label
@@ -71,28 +71,35 @@ async def _capture(ctx: Context, args: list[str]) -> Output:
                 saved = await _save_to(ctx, entry, dest)
             elif view:
                 folder = Path(tempfile.mkdtemp(prefix="ptpip-view-"))
-                saved = await ctx.camera.download(entry.handle, folder, info=entry.info)
-                if saved is not None:
-                    webbrowser.open(saved.resolve().as_uri())
+                saved = await _save_to(ctx, entry, folder / entry.filename)
+                webbrowser.open(saved.resolve().as_uri())
             where = f", saved to {saved}" if saved else ""
-            lines.append(f"Image captured: {entry.info.filename} (0x{entry.handle:X}){where}")
+            handle = f" (0x{entry.handle:X})" if entry.handle is not None else " (preview)"
+            lines.append(f"Image captured: {entry.filename}{handle}{where}")
+            size = entry.info.compressed_size if entry.info else len(entry.preview or b"")
             results.append(
                 {
                     "handle": entry.handle,
-                    "filename": entry.info.filename,
-                    "size": entry.info.compressed_size,
+                    "filename": entry.filename,
+                    "size": size,
                     "saved": str(saved) if saved else None,
                 }
             )
     return Output("\n".join(lines) + "\n", results)
 
 
-async def _save_to(ctx: Context, entry: ObjectEntry, dest: Path) -> Path:
-    """Download to ``dest`` exactly (overwriting, as the seed does), via a .part file."""
+async def _save_to(ctx: Context, entry: CapturedImage, dest: Path) -> Path:
+    """Save to ``dest`` exactly (overwriting, as the seed does), via a .part file.
+
+    The object itself when the camera made one; otherwise the preview it sent (Fuji).
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     with part.open("wb") as fh:
-        await ctx.camera.download(entry.handle, fh, info=entry.info)
+        if entry.handle is not None:
+            await ctx.camera.download(entry.handle, fh, info=entry.info)
+        elif entry.preview is not None:
+            fh.write(entry.preview)
     os.replace(part, dest)
     return dest
 
@@ -197,7 +204,7 @@ async def _download(ctx: Context, args: list[str]) -> Output:
     history = _load_history(target)
     serial = (await ctx.camera.device_info()).serial_number
     done, skipped, results = 0, 0, []
-    with _progress(ctx) as progress:
+    with _progress(ctx) as (progress, note):
         for entry in chosen:
             key = _history_key(serial, entry)
             if only_new and key in history:
@@ -217,7 +224,7 @@ async def _download(ctx: Context, args: list[str]) -> Output:
             results.append({"handle": entry.handle, "path": str(path), "skipped": existed})
             if not ctx.json_output:
                 state = "already there" if existed else "saved"
-                ctx.note(f"{entry.path} -> {path} ({state})")
+                note(f"{entry.path} -> {path} ({state})")
     text = f"{done} downloaded, {skipped} skipped, into {target.resolve()}\n"
     return Output(text, {"downloaded": done, "skipped": skipped, "files": results})
 
@@ -274,13 +281,17 @@ def _save_history(folder: Path, history: set[str]) -> None:
 
 
 _ProgressFactory = Callable[[str, int | None], Progress | None]
+_Note = Callable[[str], None]
 
 
 @contextlib.contextmanager
-def _progress(ctx: Context) -> Iterator[_ProgressFactory]:
-    """A progress bar with rate and ETA on a terminal; nothing when piped or in JSON mode."""
+def _progress(ctx: Context) -> Iterator[tuple[_ProgressFactory, _Note]]:
+    """A progress bar with rate and ETA on a terminal; nothing when piped or in JSON mode.
+
+    Also yields how to print a status line: above the bar while it is shown (a plain print
+    would land in the middle of the bar's line)."""
     if ctx.json_output or not ctx.stderr.isatty():
-        yield lambda filename, total: None
+        yield (lambda filename, total: None), ctx.note
         return
     from rich.console import Console
     from rich.progress import (
@@ -311,7 +322,10 @@ def _progress(ctx: Context) -> Iterator[_ProgressFactory]:
 
             return report
 
-        yield factory
+        def note(text: str) -> None:
+            bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+        yield factory, note
 
 
 @command(

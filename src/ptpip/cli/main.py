@@ -148,6 +148,7 @@ async def connect_for_cli(s: Settings) -> tuple[Camera, PcapRecorder | None]:
             name=s.name,
             timeout=s.timeout,
             recorder=recorder,
+            notice=lambda text: print(text, file=sys.stderr, flush=True),
         )
     except PtpError as exc:
         if recorder is not None:

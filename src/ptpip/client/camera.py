@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -149,7 +149,7 @@ class Camera:
     async def device_info(self, *, refresh: bool = False) -> DeviceInfo:
         if self._device_info is None or refresh:
             result = await self.transact(OperationCode.GET_DEVICE_INFO)
-            self._device_info = DeviceInfo.decode(result.data)
+            self._device_info = await self.profile.device_info(self, result.data)
         return self._device_info
 
     async def supports(self, operation: int) -> bool:
@@ -399,6 +399,7 @@ async def connect(
     probe_interval: float | None = -1.0,
     identity_store: IdentityStore | None = None,
     recorder: PcapRecorder | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> AsyncIterator[Camera]:
     """Connect to a camera and open a session; closes it on exit (also on errors).
 
@@ -417,6 +418,7 @@ async def connect(
         probe_interval=probe_interval,
         identity_store=identity_store,
         recorder=recorder,
+        notice=notice,
     )
     try:
         yield camera
@@ -438,6 +440,7 @@ async def open_camera(
     probe_interval: float | None = -1.0,
     identity_store: IdentityStore | None = None,
     recorder: PcapRecorder | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> Camera:
     """Like :func:`connect`, without the context manager: call ``await camera.close()``."""
     profile = profile_for(vendor)
@@ -455,6 +458,8 @@ async def open_camera(
         probe_interval=profile.probe_interval if probe_interval == -1.0 else probe_interval,
     )
     connection.recorder = recorder
+    if notice is not None:
+        connection.on_notice = notice
     camera = Camera(connection)
     try:
         await connection.connect()

@@ -149,6 +149,8 @@ class Connection:
         self._last_traffic = self._loop.time()
         self.on_stray: Callable[[str], None] = lambda what: log.info("stray: %s", what)
         self.recorder: PcapRecorder | None = None
+        #: messages for the person at the keyboard ("confirm on the camera"); CLI prints them
+        self.on_notice: Callable[[str], None] = lambda text: log.warning("%s", text)
 
     # -- set-up and tear-down ----------------------------------------------------------------
 
@@ -251,6 +253,9 @@ class Connection:
     @property
     def is_open(self) -> bool:
         return self._cmd is not None and self._cmd.is_open and self._lost is None
+
+    def notice(self, text: str) -> None:
+        self.on_notice(text)
 
     @property
     def command_channel(self) -> Channel | None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, ClassVar
 
 from ptpip.errors import OperationNotSupported, PtpError, ResponseError, Timeout
 from ptpip.ip.packets import FujiInitCommandRequest, InitCommandRequest
 from ptpip.ptp.codes import EventCode, InitFailReason, OperationCode, ResponseCode, Vendor
+from ptpip.ptp.datasets import DeviceInfo
 
 if TYPE_CHECKING:
     from ptpip.client.camera import Camera, CapturedImage, LiveViewFrame
@@ -168,11 +170,17 @@ class VendorProfile:
 
     # -- live view ---------------------------------------------------------------------------
 
-    def liveview(self, camera: Camera) -> AsyncIterator[LiveViewFrame]:
+    async def liveview(self, camera: Camera) -> AsyncIterator[LiveViewFrame]:
+        """Live-view frames; a generic ISO 15740 camera has no standard live view."""
         raise OperationNotSupported(
             ResponseCode.OPERATION_NOT_SUPPORTED,
-            message=f"live view is not available for {self.vendor.value} cameras in ptpip",
+            message=f"{self.vendor.value} cameras have no live view in PTP/IP",
         )
+        yield  # an async generator, like the vendors' versions
+
+    async def device_info(self, camera: Camera, data: bytes) -> DeviceInfo:
+        """Decode GetDeviceInfo's data (vendors patch up what their bodies send)."""
+        return DeviceInfo.decode(data)
 
     def property_code(self, text: str) -> int | None:
         """A unified name ("iso") for this vendor, or None."""
@@ -187,6 +195,9 @@ def register(profile: type[VendorProfile]) -> type[VendorProfile]:
     return profile
 
 
+#: Where each dialect's profile lives (imported on first use).
+_PROFILE_MODULES: dict[Vendor, str] = {Vendor.FUJI: "ptpip.vendors.fuji.profile"}
+
 #: Vendors whose bodies speak standard CIPA PTP/IP, so the generic profile drives them.
 _CIPA_COMPATIBLE = frozenset({Vendor.NIKON, Vendor.SONY})
 
@@ -198,6 +209,9 @@ def profile_for(vendor: Vendor | str) -> VendorProfile:
     except ValueError:
         known = ", ".join(x.value for x in Vendor)
         raise ValueError(f"unknown vendor {vendor!r} (known: {known})") from None
+    module = _PROFILE_MODULES.get(v)
+    if module is not None and v not in _PROFILES:
+        importlib.import_module(module)  # registers the profile
     if v in _PROFILES:
         return _PROFILES[v]()
     if v in _CIPA_COMPATIBLE:
