@@ -164,7 +164,15 @@ class Connection:
         self._install_tap(self._cmd, "command")
         self._handshake = self._loop.create_future()
         self._cmd.write(cmd.init_command(self.profile.init_request(self.identity)))
-        reply = await self._await_handshake("Init Command Ack", self.init_timeout)
+        notice = self.profile.pairing_notice
+        hint = None
+        if notice:
+            hint = self._loop.call_later(1.5, self.notice, f"{notice} ('{self.identity.name}')")
+        try:
+            reply = await self._await_handshake("Init Command Ack", self.init_timeout)
+        finally:
+            if hint is not None:
+                hint.cancel()
         if isinstance(reply, InitRefused):
             self._cmd.abort()
             raise InitFailError(reply.reason, self.profile.explain_init_fail(reply.reason))

@@ -72,6 +72,8 @@ class VendorProfile:
     #: Probe the event connection after this many idle seconds (None: never).
     probe_interval: ClassVar[float | None] = 30.0
     unified_names: ClassVar[dict[str, int]] = UNIFIED_NAMES
+    #: shown when the Init Command Ack is slow: the camera may be asking its user to pair
+    pairing_notice: ClassVar[str | None] = None
 
     def init_request(self, identity: Identity) -> InitCommandRequest | FujiInitCommandRequest:
         return InitCommandRequest(identity.guid, identity.name)
@@ -196,7 +198,10 @@ def register(profile: type[VendorProfile]) -> type[VendorProfile]:
 
 
 #: Where each dialect's profile lives (imported on first use).
-_PROFILE_MODULES: dict[Vendor, str] = {Vendor.FUJI: "ptpip.vendors.fuji.profile"}
+_PROFILE_MODULES: dict[Vendor, str] = {
+    Vendor.FUJI: "ptpip.vendors.fuji.profile",
+    Vendor.CANON: "ptpip.vendors.canon.profile",
+}
 
 #: Vendors whose bodies speak standard CIPA PTP/IP, so the generic profile drives them.
 _CIPA_COMPATIBLE = frozenset({Vendor.NIKON, Vendor.SONY})

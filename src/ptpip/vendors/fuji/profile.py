@@ -110,6 +110,7 @@ class FujiProfile(VendorProfile):
     first_transaction_id: ClassVar[int] = 1
     init_timeout: ClassVar[float] = PAIRING_TIMEOUT
     probe_interval: ClassVar[float | None] = None  # no Probe in the container dialect
+    pairing_notice: ClassVar[str | None] = "Accept this client on the camera's screen"
     unified_names: ClassVar[dict[str, int]] = {
         **UNIFIED_NAMES,
         "effect": 0xD001,
