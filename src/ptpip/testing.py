@@ -64,6 +64,12 @@ class RunningCamera:
         return self.camera.port
 
     @property
+    def ports(self) -> dict[str, int]:
+        """Port by listener name: "command", and "event" and "stream" for Fuji."""
+        assert self.camera is not None
+        return dict(self.camera.ports)
+
+    @property
     def personality(self) -> Personality:
         assert self.camera is not None
         return self.camera.personality

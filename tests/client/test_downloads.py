@@ -424,5 +424,6 @@ async def test_captured_object_names_are_sanitised(
     store.object_info = lying  # type: ignore[method-assign]
     (entry,) = await camera.capture(timeout=5)
     assert entry.path.parts == ("_.._x.jpg",)
+    assert entry.handle is not None
     path = await camera.download(entry.handle, out, info=entry.info)
     assert path == out / "_.._x.jpg"

@@ -209,6 +209,8 @@ async def test_delete_removes_the_file(camera: Camera, vcam: VirtualCamera) -> N
 async def test_capture_returns_the_new_object(camera: Camera, vcam: VirtualCamera) -> None:
     before = set(await camera.object_handles())
     (entry,) = await camera.capture(timeout=5)
+    assert entry.handle is not None and entry.info is not None
+    assert entry.preview is None
     assert entry.handle not in before
     assert entry.info.object_format == ObjectFormatCode.EXIF_JPEG
     assert entry.info.filename == "IMG_0005.JPG"  # DCF numbering continues

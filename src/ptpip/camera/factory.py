@@ -8,10 +8,12 @@ from ptpip.camera.personality import Personality
 from ptpip.camera.server import Faults, VirtualCamera
 from ptpip.ptp.codes import Vendor
 
-__all__ = ["VENDORS", "make_camera", "make_personality"]
+__all__ = ["DEFAULT_PORTS", "VENDORS", "make_camera", "make_personality"]
 
 #: Vendors the virtual camera can impersonate.
-VENDORS: tuple[Vendor, ...] = (Vendor.GENERIC,)
+VENDORS: tuple[Vendor, ...] = (Vendor.GENERIC, Vendor.FUJI)
+#: The command port each vendor's cameras listen on (Fuji: events and live view on +1, +2).
+DEFAULT_PORTS: dict[Vendor, int] = {Vendor.GENERIC: 15740, Vendor.FUJI: 55740}
 
 
 def make_personality(vendor: Vendor | str, storage: Path, model: str | None = None) -> Personality:
@@ -21,6 +23,10 @@ def make_personality(vendor: Vendor | str, storage: Path, model: str | None = No
         raise ValueError(
             f"the virtual camera cannot be a {v.value} camera yet (available: {names})"
         )
+    if v is Vendor.FUJI:
+        from ptpip.camera.fuji import FujiCamera
+
+        return FujiCamera(storage, model=model or "X-T1")
     from ptpip.camera.generic import GenericCamera
 
     return GenericCamera(storage, model=model or "ptpip virtual camera")

@@ -18,7 +18,7 @@ from ptpip.ip.responder import RequestReceived
 from ptpip.ptp.codes import OperationCode, ResponseCode, Vendor
 
 if TYPE_CHECKING:
-    from ptpip.camera.server import ServerSession, VirtualCamera
+    from ptpip.camera.server import Connection, ExtraListener, ServerSession, VirtualCamera
 
 __all__ = [
     "BytesSource",
@@ -121,6 +121,8 @@ class Personality:
     fuji_dialect: ClassVar[bool] = False
     #: code -> (handler, has data-out, needs session); built per subclass from @operation
     operations: ClassVar[dict[int, tuple[Handler, bool, bool]]] = {}
+    #: ports served besides the command port (Fuji: event and live-view ports)
+    extra_listeners: ClassVar[tuple[ExtraListener, ...]] = ()
 
     manufacturer = "ptpip"
     model = "ptpip virtual camera"
@@ -160,6 +162,10 @@ class Personality:
 
     def session_closed(self, session: ServerSession) -> None:
         """The client's command connection closed."""
+
+    def stream_connected(self, session: ServerSession, conn: Connection) -> None:
+        """A client connected to a stream listener; the personality pushes data to it."""
+        conn.close()
 
     async def handle(
         self, session: ServerSession, request: RequestReceived, data: bytes | None

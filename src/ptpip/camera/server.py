@@ -4,6 +4,14 @@ One :class:`VirtualCamera` listens on a TCP port (127.0.0.1 unless told otherwis
 connection gets a :class:`Responder` state machine; the first packet says whether it is a
 command or an event connection. Requests are handled one at a time by the camera's
 :class:`~ptpip.camera.personality.Personality`; data-in phases are streamed from files.
+
+A personality may declare :class:`ExtraListener` ports beside the command port (Fuji: events
+on +1, live view on +2). They are bound when the camera starts, so their numbers are
+reserved, and a ``deferred`` one accepts connections only once
+:meth:`VirtualCamera.open_listener` ran for the session (Fuji's InitiateOpenCapture): before
+that a connect is refused, as on the camera. An event listener's connection becomes the
+session's event connection (no handshake in the Fuji dialect); a stream listener's is handed
+to :meth:`Personality.stream_connected`.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from ptpip.errors import PtpError, RemoteProtocolError
@@ -31,6 +40,7 @@ from ptpip.ip.responder import (
     RequestReceived,
     Responder,
     ResponderEvent,
+    ResponderRole,
     StrayInput,
 )
 from ptpip.ptp.codes import DataPhase, InitFailReason, ResponseCode
@@ -38,7 +48,14 @@ from ptpip.ptp.codes import DataPhase, InitFailReason, ResponseCode
 if TYPE_CHECKING:
     from ptpip.camera.personality import DataSource, Personality
 
-__all__ = ["Faults", "ServerSession", "VirtualCamera"]
+__all__ = [
+    "Connection",
+    "ExtraListener",
+    "Faults",
+    "ListenerKind",
+    "ServerSession",
+    "VirtualCamera",
+]
 
 log = logging.getLogger("ptpip.camera")
 
@@ -63,12 +80,39 @@ class Faults:
     drop_after_bytes: int | None = None
 
 
-class _Conn(asyncio.Protocol):
-    """One accepted TCP connection."""
+class ListenerKind(Enum):
+    """What connections on an extra port are."""
 
-    def __init__(self, camera: VirtualCamera) -> None:
+    #: the session's event connection (Fuji: no handshake, containers from the first byte)
+    EVENT = "event"
+    #: a push-only stream handed to the personality (Fuji live view)
+    STREAM = "stream"
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraListener:
+    """A port a personality serves besides the command port."""
+
+    #: the key in :attr:`VirtualCamera.ports`
+    name: str
+    kind: ListenerKind
+    #: its port is the command port plus this (free ports in a row when the port is 0)
+    offset: int
+    #: bound at start but refusing connections until :meth:`VirtualCamera.open_listener`
+    deferred: bool = False
+
+
+class _Conn(asyncio.Protocol):
+    """One accepted TCP connection (on the command port, or on an extra ``listener``)."""
+
+    def __init__(self, camera: VirtualCamera, listener: ExtraListener | None = None) -> None:
         self.camera = camera
-        self.responder = Responder(fuji=camera.personality.fuji_dialect)
+        self.listener = listener
+        fuji = camera.personality.fuji_dialect
+        if listener is not None and listener.kind is ListenerKind.EVENT:
+            self.responder = Responder(ResponderRole.EVENT, fuji=fuji)
+        else:
+            self.responder = Responder(fuji=fuji)
         self.transport: asyncio.Transport | None = None
         self.session: ServerSession | None = None
         self._paused: asyncio.Future[None] | None = None
@@ -82,8 +126,12 @@ class _Conn(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.camera._conns.add(self)
+        if self.listener is not None:
+            self.camera._extra_connection(self, self.listener)
 
     def data_received(self, data: bytes) -> None:
+        if self.listener is not None and self.listener.kind is ListenerKind.STREAM:
+            return  # the host sends nothing on a stream (vendor-fuji.md §12)
         try:
             events = self.responder.receive_data(data)
         except RemoteProtocolError as exc:
@@ -102,7 +150,12 @@ class _Conn(asyncio.Protocol):
         elif isinstance(event, ProbeRequested):
             target = self.session.event_conn if self.session and self.session.event_conn else self
             target.write(self.responder.probe_response())
-        elif isinstance(event, ProbeAnswered | GoodbyeReceived):
+        elif isinstance(event, GoodbyeReceived):
+            # Fuji's farewell (vendor-fuji.md §3): the client is done; end its session.
+            log.debug("goodbye received")
+            if self.session is not None and self is self.session.command_conn:
+                self.close()
+        elif isinstance(event, ProbeAnswered):
             log.debug("%s", type(event).__name__)
         elif isinstance(event, StrayInput):
             log.info("stray input: %s", event.what)
@@ -154,6 +207,9 @@ class ServerSession:
         self.camera = camera
         self.command_conn = conn
         self.event_conn: _Conn | None = None
+        self.stream_conns: set[_Conn] = set()
+        #: deferred extra listeners this session opened (see VirtualCamera.open_listener)
+        self.open_listeners: set[str] = set()
         self.connection_number = connection_number
         self.session_id: int | None = None
         self._requests: asyncio.Queue[RequestReceived | None] = asyncio.Queue()
@@ -185,9 +241,13 @@ class ServerSession:
             self._data_out.put_nowait(None)
             if self.event_conn is not None:
                 self.event_conn.close()
+            for stream in list(self.stream_conns):
+                stream.close()
             self.camera._session_ended(self)
         elif conn is self.event_conn:
             self.event_conn = None
+        else:
+            self.stream_conns.discard(conn)
 
     # -- output ------------------------------------------------------------------------------
 
@@ -236,7 +296,9 @@ class ServerSession:
         if faults.delay:
             await asyncio.sleep(faults.delay)
         tid = request.transaction_id
-        if reply.data is not None and reply.code == ResponseCode.OK:
+        # A data phase goes out when the reply has one: with OK normally, and (Fuji) an
+        # empty one before an error, as libgphoto2 reads one data container per data-in op.
+        if reply.data is not None:
             sent = await self._send_data(request.code, tid, reply.data)
             if sent is None:
                 self._respond(ResponseCode.TRANSACTION_CANCELLED, tid)
@@ -315,8 +377,11 @@ class VirtualCamera:
         self.faults = faults or Faults()
         self.data_chunk = data_chunk
         self.session: ServerSession | None = None
+        #: "command" and each extra listener's name -> its port (known after start)
+        self.ports: dict[str, int] = {"command": port}
         self._conns: set[_Conn] = set()
         self._servers: list[asyncio.Server] = []
+        self._extra: dict[str, asyncio.Server] = {}
         self._numbers = itertools.count(1)
         self.on_session: Callable[[ServerSession | None], None] | None = None
 
@@ -325,12 +390,58 @@ class VirtualCamera:
         return self.host, self.port
 
     async def start(self) -> None:
-        """Bind and listen; port 0 picks a free port (then ``self.port`` tells which)."""
+        """Bind and listen; port 0 picks a free port (then ``self.port`` tells which).
+
+        Extra listeners are bound at ``port + offset``; with port 0 the command port is
+        chosen so that they are free too, keeping them in a row (gphoto2's Fuji mode takes
+        the live-view port to be the event port + 1).
+        """
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: _Conn(self), self.host, self.port)
+        specs = self.personality.extra_listeners
+        attempts = 50 if self.port == 0 and specs else 1
+        for attempt in range(attempts):
+            server = await loop.create_server(lambda: _Conn(self), self.host, self.port)
+            port = int(server.sockets[0].getsockname()[1])
+            try:
+                extra = await self._bind_extra(port)
+            except (OSError, OverflowError):
+                server.close()
+                if attempt + 1 == attempts:
+                    raise
+                continue
+            break
         self._servers.append(server)
-        self.port = int(server.sockets[0].getsockname()[1])
+        self._servers.extend(extra.values())
+        self._extra = extra
+        self.port = port
+        self.ports = {"command": port} | {
+            name: int(s.sockets[0].getsockname()[1]) for name, s in extra.items()
+        }
         await self.personality.started(self)
+
+    async def _bind_extra(self, port: int) -> dict[str, asyncio.Server]:
+        loop = asyncio.get_running_loop()
+        bound: dict[str, asyncio.Server] = {}
+        try:
+            for spec in self.personality.extra_listeners:
+                bound[spec.name] = await loop.create_server(
+                    lambda spec=spec: _Conn(self, spec),  # type: ignore[misc]
+                    self.host,
+                    port + spec.offset,
+                    start_serving=not spec.deferred,
+                )
+        except BaseException:
+            for server in bound.values():
+                server.close()
+            raise
+        return bound
+
+    async def open_listener(self, name: str, session: ServerSession) -> None:
+        """Let ``session`` connect to the deferred listener ``name`` (starts listening)."""
+        server = self._extra[name]
+        session.open_listeners.add(name)
+        if not server.is_serving():
+            await server.start_serving()
 
     async def serve_forever(self) -> None:
         await asyncio.gather(*(s.serve_forever() for s in self._servers))
@@ -383,6 +494,26 @@ class VirtualCamera:
         if self.on_session is not None:
             self.on_session(session)
 
+    def _extra_connection(self, conn: _Conn, spec: ExtraListener) -> None:
+        """A connection on an extra port: the session's event connection, or a stream."""
+        session = self.session
+        if session is None or (spec.deferred and spec.name not in session.open_listeners):
+            # The port stays listening once opened; later sessions must open it again.
+            log.info("%s connection refused: not opened in this session", spec.name)
+            conn.abort()
+            return
+        if spec.kind is ListenerKind.STREAM:
+            conn.session = session
+            session.stream_conns.add(conn)
+            self.personality.stream_connected(session, conn)
+        elif conn.responder.ready:  # no handshake on this event port (Fuji)
+            if session.event_conn is not None and session.event_conn.is_open:
+                log.info("second event connection refused")
+                conn.abort()
+                return
+            session.event_conn = conn
+            conn.session = session
+
     def _event_init(self, conn: _Conn, number: int) -> None:
         session = self.session
         if session is None or session.connection_number != number or session.event_conn:
@@ -399,3 +530,7 @@ class VirtualCamera:
             self.personality.session_closed(session)
             if self.on_session is not None:
                 self.on_session(None)
+
+
+#: An accepted connection, as personalities see it (``write``, ``drain``, ``is_open``, ``close``).
+Connection = _Conn

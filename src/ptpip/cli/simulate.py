@@ -47,7 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="camera dialect (default generic)",
     )
     p.add_argument("-h", "--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    p.add_argument("-p", "--port", type=_port, default=15740, help="port; 0 picks a free one")
+    p.add_argument(
+        "-p",
+        "--port",
+        type=_port,
+        default=None,
+        help="command port (default 15740, fuji 55740; events and live view on +1, +2); "
+        "0 picks free ones",
+    )
     p.add_argument(
         "--storage",
         type=Path,
@@ -69,6 +76,11 @@ def main(argv: list[str]) -> int:
             )
     except ValueError:
         pass
+    if args.port is None:
+        from ptpip.camera.factory import DEFAULT_PORTS
+        from ptpip.ptp.codes import Vendor
+
+        args.port = DEFAULT_PORTS[Vendor(args.vendor)]
     with contextlib.ExitStack() as stack:
         storage = args.storage
         if storage is None:
@@ -87,13 +99,26 @@ async def _serve(vendor: str, storage: Path, host: str, port: int, model: str | 
 
     camera = make_camera(vendor, storage, model=model, host=host, port=port)
     await camera.start()
-    shown = f"[{camera.host}]" if ":" in camera.host else camera.host
-    print(f"listening on {shown}:{camera.port}", flush=True)
+    # the handlers before the "listening" line: whoever waits for it may signal right after
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    shown = f"[{camera.host}]" if ":" in camera.host else camera.host
+    # Scripts parse the first line: keep it exactly "listening on HOST:PORT".
+    lines = [f"listening on {shown}:{camera.port}"]
+    deferred = {spec.name for spec in camera.personality.extra_listeners if spec.deferred}
+    for name, extra in camera.ports.items():
+        if name != "command":
+            when = " (opened by InitiateOpenCapture)" if name in deferred else ""
+            lines.append(f"{name} port {shown}:{extra}{when}")
+    if "event" in camera.ports and vendor == "fuji":
+        lines.append(
+            f'gphoto2 --camera "Fuji X (WLAN)" '
+            f"--port ptpip:{camera.host}:{camera.port}:{camera.ports['event']}"
+        )
+    print("\n".join(lines), flush=True)
     try:
         await stop.wait()
     finally:
