@@ -207,6 +207,7 @@ class ServerSession:
         self.camera = camera
         self.command_conn = conn
         self.event_conn: _Conn | None = None
+        self._held_events: list[tuple[int, int, tuple[int, ...]]] = []
         self.stream_conns: set[_Conn] = set()
         #: deferred extra listeners this session opened (see VirtualCamera.open_listener)
         self.open_listeners: set[str] = set()
@@ -252,12 +253,28 @@ class ServerSession:
     # -- output ------------------------------------------------------------------------------
 
     def send_event(self, code: int, transaction_id: int, params: tuple[int, ...] = ()) -> None:
-        """An event on the event connection (dropped, with a log line, if there is none)."""
+        """An event on the event connection (dropped, with a log line, if there is none).
+
+        An event port the client was told to use but whose connection this server has not
+        accepted yet (the client connected and sent a request at once; the accept races it)
+        holds the events until the connection is attached, as a camera's TCP stack would.
+        """
         conn = self.event_conn
+        if conn is None and "event" in self.open_listeners:
+            if len(self._held_events) < 256:
+                self._held_events.append((code, transaction_id, params))
+            return
         if conn is None or not conn.is_open:
             log.info("event 0x%04X dropped: no event connection", code)
             return
         conn.write(conn.responder.event(code, transaction_id, params))
+
+    def attach_event_connection(self, conn: _Conn) -> None:
+        self.event_conn = conn
+        conn.session = self
+        held, self._held_events = self._held_events, []
+        for code, tid, params in held:
+            self.send_event(code, tid, params)
 
     def cancelled(self, tid: int) -> bool:
         return tid in self._cancelled
@@ -511,8 +528,7 @@ class VirtualCamera:
                 log.info("second event connection refused")
                 conn.abort()
                 return
-            session.event_conn = conn
-            conn.session = session
+            session.attach_event_connection(conn)
 
     def _event_init(self, conn: _Conn, number: int) -> None:
         session = self.session
