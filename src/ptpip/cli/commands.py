@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ptpip.cli import render
+from ptpip.errors import PtpError
 from ptpip.props import (
     describe_values,
     format_value,
@@ -15,7 +16,7 @@ from ptpip.props import (
     resolve_property,
     unified_names,
 )
-from ptpip.ptp.codes import DataType
+from ptpip.ptp.codes import ARRAY_MASK, DataType
 from ptpip.ptp.datasets import DevicePropDesc, PropEnum, PropRange
 from ptpip.ptp.names import CodeKind, name
 from ptpip.ptp.values import Value
@@ -118,12 +119,41 @@ def _as_int(value: Value) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _value_json(ctx: Context, code: int, value: Value) -> dict[str, object]:
-    raw: object = _hex(value) if isinstance(value, int) and value >= 0 else value
-    if isinstance(value, int) and value < 0:
-        raw = _hex(value & 0xFFFF_FFFF_FFFF_FFFF)
+_SIGNED_BITS: dict[int, int] = {
+    DataType.INT8: 8,
+    DataType.INT16: 16,
+    DataType.INT32: 32,
+    DataType.INT64: 64,
+    DataType.INT128: 128,
+}
+
+
+def _unsigned(value: int, datatype: int | None) -> int:
+    """A negative value zero-extended from its own width, as the seed shows it (INT16 -667 ->
+    0xfd65, 64869); 32 bits when the type is not known. Other values are left alone."""
+    if value >= 0:
+        return value
+    bits = _SIGNED_BITS.get(datatype & ~ARRAY_MASK, 32) if datatype is not None else 32
+    return value & ((1 << bits) - 1)
+
+
+async def _datatype_of(ctx: Context, code: int, value: Value) -> int | None:
+    """The property's data type, needed only to show a negative value (cached by the client
+    once the property was described or read, so normally no extra request)."""
+    if not (isinstance(value, int) and value < 0):
+        return None
+    try:
+        return (await ctx.camera.describe(code, refresh=False)).datatype
+    except PtpError:
+        return None
+
+
+def _value_json(
+    ctx: Context, code: int, value: Value, datatype: int | None = None
+) -> dict[str, object]:
+    raw: object = _hex(_unsigned(value, datatype)) if isinstance(value, int) else value
     if isinstance(value, tuple):
-        raw = [_hex(v) for v in value]
+        raw = [_hex(_unsigned(v, datatype)) for v in value]
     return {"value": raw, "label": format_value(code, value, ctx.vendor)}
 
 
@@ -134,19 +164,19 @@ def _desc_json(ctx: Context, desc: DevicePropDesc) -> dict[str, object]:
     if isinstance(desc.form, PropRange):
         form_type = "range"
         form = {
-            "min": _hex(desc.form.minimum),
-            "max": _hex(desc.form.maximum),
+            "min": _hex(_unsigned(desc.form.minimum, desc.datatype)),
+            "max": _hex(_unsigned(desc.form.maximum, desc.datatype)),
             "step": _hex(desc.form.step),
         }
     elif isinstance(desc.form, PropEnum):
         form_type = "enum"
-        form = {"values": [_value_json(ctx, desc.code, v) for v in desc.form.values]}
+        form = {"values": [_value_json(ctx, desc.code, v, desc.datatype) for v in desc.form.values]}
     return {
         "DevicePropertyCode": {"code": _hex(desc.code), "label": prop_label(desc.code, ctx.vendor)},
         "dataType": _datatype_name(desc.datatype),
         "readOnly": not desc.writable,
-        "FactoryDefaultValue": _value_json(ctx, desc.code, desc.default),
-        "CurrentValue": _value_json(ctx, desc.code, desc.current),
+        "FactoryDefaultValue": _value_json(ctx, desc.code, desc.default, desc.datatype),
+        "CurrentValue": _value_json(ctx, desc.code, desc.current, desc.datatype),
         "formType": form_type,
         "form": form,
     }
@@ -161,16 +191,15 @@ def _datatype_name(datatype: int) -> str:
         return f"0x{datatype:04x}"
 
 
-def _short_row(ctx: Context, code: int, value: Value) -> list[str]:
+def _short_row(ctx: Context, code: int, value: Value, datatype: int | None = None) -> list[str]:
     as_int = _as_int(value)
+    shown = _unsigned(as_int, datatype) if as_int is not None else None
     return [
         f"{code:#06x}",
         prop_label(code, ctx.vendor),
         format_value(code, value, ctx.vendor),
-        str(as_int & 0xFFFF_FFFF if as_int is not None and as_int < 0 else as_int or 0)
-        if as_int is not None
-        else "",
-        f"{as_int & 0xFFFF_FFFF:#010x}" if as_int is not None else "",
+        str(shown) if shown is not None else "",
+        f"{shown:#010x}" if shown is not None else "",
     ]
 
 
@@ -215,13 +244,14 @@ async def _info(ctx: Context, args: list[str]) -> Output:
 )
 async def _state(ctx: Context, args: list[str]) -> Output:
     pairs = await ctx.state_values()
-    rows = [_short_row(ctx, code, value) for code, value in pairs]
+    types = [await _datatype_of(ctx, code, value) for code, value in pairs]
+    rows = [_short_row(ctx, code, value, t) for (code, value), t in zip(pairs, types, strict=True)]
     data = [
         {
             "DevicePropertyCode": {"code": _hex(code), "label": prop_label(code, ctx.vendor)},
-            "CurrentValue": _value_json(ctx, code, value),
+            "CurrentValue": _value_json(ctx, code, value, t),
         }
-        for code, value in pairs
+        for (code, value), t in zip(pairs, types, strict=True)
     ]
     return _output(ctx, render.table(_SHORT_HEADERS, rows), data)
 
@@ -239,15 +269,17 @@ async def _describe(ctx: Context, args: list[str]) -> Output:
     desc = await ctx.camera.describe(code)
     allowed = describe_values(desc, ctx.vendor)
     if isinstance(desc.form, PropRange):
-        vals = (
-            f"Min: {desc.form.minimum:#x}, max: {desc.form.maximum:#x}, step: {desc.form.step:#x}"
-        )
+        low, high = (_unsigned(v, desc.datatype) for v in (desc.form.minimum, desc.form.maximum))
+        vals = f"Min: {low:#x}, max: {high:#x}, step: {desc.form.step:#x}"
     elif isinstance(desc.form, PropEnum):
-        vals = ", ".join(_hex(v) if isinstance(v, int) else str(v) for v in desc.form.values)
+        vals = ", ".join(
+            _hex(_unsigned(v, desc.datatype)) if isinstance(v, int) else str(v)
+            for v in desc.form.values
+        )
     else:
         vals = ""
-    d = _short_row(ctx, code, desc.default)
-    c = _short_row(ctx, code, desc.current)
+    d = _short_row(ctx, code, desc.default, desc.datatype)
+    c = _short_row(ctx, code, desc.current, desc.datatype)
     headers = (
         "DevicePropCode",
         "Prop name",
@@ -280,15 +312,16 @@ async def _describe(ctx: Context, args: list[str]) -> Output:
 async def _get(ctx: Context, args: list[str]) -> Output:
     code = _resolve(ctx, args[0])
     value = await ctx.get_value(code)
+    datatype = await _datatype_of(ctx, code, value)
     label = format_value(code, value, ctx.vendor)
     as_int = _as_int(value)
-    text = f"{label} ({as_int & 0xFFFF_FFFF:#x})\n" if as_int is not None else f"{label}\n"
+    text = f"{label} ({_unsigned(as_int, datatype):#x})\n" if as_int is not None else f"{label}\n"
     data: dict[str, object] = {
         "property": args[0],
         "code": _hex(code),
         "name": prop_label(code, ctx.vendor),
     }
-    data.update(_value_json(ctx, code, value))
+    data.update(_value_json(ctx, code, value, datatype))
     return Output(text, data)
 
 
@@ -315,13 +348,15 @@ async def _set(ctx: Context, args: list[str]) -> Output:
     await ctx.set_value(code, value)
     label = format_value(code, value, ctx.vendor)
     as_int = _as_int(value)
-    shown = f"{label} ({as_int & 0xFFFF_FFFF:#x})" if as_int is not None else repr(label)
+    shown = (
+        f"{label} ({_unsigned(as_int, desc.datatype):#x})" if as_int is not None else repr(label)
+    )
     data: dict[str, object] = {
         "property": args[0],
         "code": _hex(code),
         "name": prop_label(code, ctx.vendor),
     }
-    data.update(_value_json(ctx, code, value))
+    data.update(_value_json(ctx, code, value, desc.datatype))
     return Output(f"property {args[0]} successfully set to {shown}\n", data)
 
 

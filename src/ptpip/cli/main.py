@@ -112,6 +112,7 @@ def _check_modes(s: Settings) -> None:
 def _setup_logging(verbosity: int) -> None:
     level = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO}.get(verbosity, logging.DEBUG)
     logging.basicConfig(level=level, format="ptpip: %(levelname)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("PIL").setLevel(logging.WARNING)
 
 
 async def connect_for_cli(s: Settings) -> tuple[Camera, PcapRecorder | None]:

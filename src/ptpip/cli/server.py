@@ -28,6 +28,8 @@ MAX_LINE = 64 * 1024
 
 
 async def serve(ctx: Context) -> int:
+    import ptpip.cli.files  # noqa: F401  (registers capture, ls, download, watch)
+
     s = ctx.settings
     try:
         loopback = ipaddress.ip_address(s.server_address).is_loopback
@@ -86,14 +88,15 @@ async def serve(ctx: Context) -> int:
     except OSError as exc:
         sys.stderr.write(f"ptpip: cannot listen on {s.server_address}:{s.server_port}: {exc}\n")
         return ExitStatus.ERROR
-    port = server.sockets[0].getsockname()[1]
-    sys.stderr.write(f"[Local server] listening on {s.server_address}:{port}...\n")
-    sys.stderr.write("[Local server] awaiting messages... (CTRL+C to quit)\n")
-    sys.stderr.flush()
+    # the handlers first: whoever waits for the "listening" line may signal right after it
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, done.set)
+    port = server.sockets[0].getsockname()[1]
+    sys.stderr.write(f"[Local server] listening on {s.server_address}:{port}...\n")
+    sys.stderr.write("[Local server] awaiting messages... (CTRL+C to quit)\n")
+    sys.stderr.flush()
     async with server:
         watcher = asyncio.create_task(_watch_camera(ctx, done))
         await done.wait()

@@ -175,7 +175,10 @@ class _Completer:
         if len(words) == 2:
             vendor = self.ctx.vendor
             pool = [*unified_names(vendor), *names(CodeKind.PROPERTY, vendor).values()]
-            return sorted({w for w in pool if w.lower().startswith(words[1].lower())})
+            # same-case matches first: "wh" must complete to "whitebalance" alone, not stop
+            # at the ambiguity with the code-table name "WhiteBalance"
+            exact = {w for w in pool if w.startswith(words[1])}
+            return sorted(exact or {w for w in pool if w.lower().startswith(words[1].lower())})
         if cmd.name == "set" and len(words) == 3:
             return [v for v in self._allowed(words[1]) if v.lower().startswith(words[2].lower())]
         return []

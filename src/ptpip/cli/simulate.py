@@ -69,6 +69,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="ptpip simulate: %(message)s", stream=sys.stderr)
+    logging.getLogger("PIL").setLevel(logging.WARNING)  # its debug output is not ours
     try:
         if not ipaddress.ip_address(args.host).is_loopback:
             sys.stderr.write(

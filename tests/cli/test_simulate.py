@@ -1,0 +1,149 @@
+"""``ptpip simulate`` (a virtual camera from the command line) and the demo script."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import LOOPBACK, PTPIP, REPO, TIMEOUT, Background, Cli, free_port
+
+LISTENING = r"^listening on 127\.0\.0\.1:(?P<port>\d+)$"
+
+
+@pytest.fixture
+def tool(tmp_path: Path) -> Cli:
+    """A runner with no camera: ``simulate`` is the camera."""
+    return Cli(tmp_path, 0)
+
+
+def simulate(cli: Cli, *args: str) -> tuple[Background, int]:
+    sim = cli.start("simulate", "-p", "0", *args, raw=True)
+    port = int(sim.out.wait_for(LISTENING)["port"])
+    return sim, port
+
+
+def test_simulate_serves_a_camera_and_stops_on_sigint(tool: Cli) -> None:
+    sim, port = simulate(tool, "--model", "Test Cam 1")
+    client = Cli(tool.home, port)
+    out = client.ok("info").stdout
+    assert "Model:             Test Cam 1" in out
+    assert "IMG_0001.JPG" in client.ok("ls").stdout  # the default card has sample images
+    started = time.monotonic()
+    assert sim.stop(signal.SIGINT) == 0
+    assert time.monotonic() - started < 10
+    assert "Traceback" not in sim.err.text(timeout=5)
+
+
+def test_simulate_stops_on_sigterm(tool: Cli) -> None:
+    sim, _ = simulate(tool, "--vendor", "generic")
+    started = time.monotonic()
+    assert sim.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 10
+    assert "Traceback" not in sim.err.text(timeout=5)
+
+
+def test_simulate_on_a_chosen_port(tool: Cli) -> None:
+    port = free_port()
+    sim = tool.start("simulate", "--host", LOOPBACK, "--port", str(port), raw=True)
+    assert int(sim.out.wait_for(LISTENING)["port"]) == port
+    Cli(tool.home, port).ok("get", "iso")
+    assert sim.stop() == 0
+
+
+def test_simulate_serves_the_storage_folder(tool: Cli, tmp_path: Path) -> None:
+    from PIL import Image
+
+    card = tmp_path / "mycard"
+    folder = card / "DCIM" / "100TEST"
+    folder.mkdir(parents=True)
+    image = folder / "MINE0001.JPG"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(image, "JPEG")
+    sim, port = simulate(tool, "--storage", str(card))
+    client = Cli(tool.home, port)
+    assert client.ok("ls").stdout.splitlines()[-1].endswith("DCIM/100TEST/MINE0001.JPG")
+    client.ok("download", "MINE0001.JPG", "--to", str(tmp_path / "got"))
+    got = tmp_path / "got" / "DCIM" / "100TEST" / "MINE0001.JPG"
+    assert got.read_bytes() == image.read_bytes()
+    client.ok("capture")  # a capture lands on that card too
+    assert len(list(card.rglob("*.JPG"))) == 2
+    assert sim.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-t", "nonsense"], "invalid choice: 'nonsense'"),
+        (["-p", "70000"], "value out of range"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_simulate_bad_arguments_exit_2(tool: Cli, args: list[str], message: str) -> None:
+    run = tool.raw("simulate", *args)
+    assert run.returncode == 2, str(run)
+    assert message in run.stderr
+
+
+def test_simulate_help(tool: Cli) -> None:
+    run = tool.raw("simulate", "-?")
+    assert run.returncode == 0, str(run)
+    assert "usage: ptpip simulate" in run.stdout
+    assert "--storage" in run.stdout
+
+
+def test_simulate_on_a_busy_port_exits_1(tool: Cli) -> None:
+    sim, port = simulate(tool)
+    run = tool.raw("simulate", "-p", str(port))
+    assert run.returncode == 1, str(run)
+    assert f"cannot listen on 127.0.0.1:{port}" in run.stderr
+    assert sim.stop() == 0
+
+
+def test_the_demo_script(tmp_path: Path) -> None:
+    """What ``make demo`` runs: simulate on a free port, then info, ls, capture, download,
+    get and set, with the installed ``ptpip``."""
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update(PTPIP=str(PTPIP), HOME=str(tmp_path / "home"), TMPDIR=str(tmp_path))
+    try:
+        done = subprocess.run(
+            ["bash", str(REPO / "scripts" / "demo.sh")],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT * 2,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"scripts/demo.sh did not finish within {TIMEOUT * 2} s")
+    out = done.stdout
+    assert done.returncode == 0, f"{out}\n{done.stderr}"
+    assert "Traceback" not in out + done.stderr
+    assert out.startswith("Virtual camera listening on 127.0.0.1:")
+    steps = re.findall(r"^\$ ptpip -h 127\.0\.0\.1 -p \d+ (\w+)", out, re.M)
+    assert steps == [
+        "info",
+        "ls",
+        "capture",
+        "download",
+        "get",
+        "set",
+        "get",
+        "get",
+        "set",
+        "describe",
+    ]
+    assert "Image captured: IMG_0005.JPG" in out
+    assert "property iso successfully set to 800 (0x320)" in out
+    assert "1/250 s" in out
+    downloaded = out.split("Downloaded files:\n", 1)[1].split()
+    assert downloaded == [f"./DCIM/100PTPIP/IMG_000{i}.JPG" for i in range(1, 6)]
+    assert not list(tmp_path.glob("tmp.*"))  # the script cleaned up its work folder
