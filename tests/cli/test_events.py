@@ -64,11 +64,7 @@ def test_watch_json_prints_one_object_per_event(fresh_cli: Cli, camera: RunningC
         "IMG_0005.JPG",
         [f"{handle:#x}"],
     )
-    # then the final result: every event, as a JSON array
-    assert [e["name"] for e in json.loads("".join(lines[2:]))] == [
-        "DevicePropChanged",
-        "ObjectAdded",
-    ]
+    assert len(lines) == 2  # JSON Lines: one object per event and nothing else
 
 
 def test_watch_ends_after_its_timeout(cli: Cli) -> None:

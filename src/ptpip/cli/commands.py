@@ -191,7 +191,7 @@ def _datatype_name(datatype: int) -> str:
         return f"0x{datatype:04x}"
 
 
-def _short_row(ctx: Context, code: int, value: Value, datatype: int | None = None) -> list[str]:
+def short_row(ctx: Context, code: int, value: Value, datatype: int | None = None) -> list[str]:
     as_int = _as_int(value)
     shown = _unsigned(as_int, datatype) if as_int is not None else None
     return [
@@ -203,7 +203,7 @@ def _short_row(ctx: Context, code: int, value: Value, datatype: int | None = Non
     ]
 
 
-_SHORT_HEADERS = (
+SHORT_HEADERS = (
     "DevicePropCode",
     "Property name",
     "Value as string",
@@ -245,7 +245,7 @@ async def _info(ctx: Context, args: list[str]) -> Output:
 async def _state(ctx: Context, args: list[str]) -> Output:
     pairs = await ctx.state_values()
     types = [await _datatype_of(ctx, code, value) for code, value in pairs]
-    rows = [_short_row(ctx, code, value, t) for (code, value), t in zip(pairs, types, strict=True)]
+    rows = [short_row(ctx, code, value, t) for (code, value), t in zip(pairs, types, strict=True)]
     data = [
         {
             "DevicePropertyCode": {"code": _hex(code), "label": prop_label(code, ctx.vendor)},
@@ -253,7 +253,7 @@ async def _state(ctx: Context, args: list[str]) -> Output:
         }
         for (code, value), t in zip(pairs, types, strict=True)
     ]
-    return _output(ctx, render.table(_SHORT_HEADERS, rows), data)
+    return _output(ctx, render.table(SHORT_HEADERS, rows), data)
 
 
 @command(
@@ -278,8 +278,8 @@ async def _describe(ctx: Context, args: list[str]) -> Output:
         )
     else:
         vals = ""
-    d = _short_row(ctx, code, desc.default, desc.datatype)
-    c = _short_row(ctx, code, desc.current, desc.datatype)
+    d = short_row(ctx, code, desc.default, desc.datatype)
+    c = short_row(ctx, code, desc.current, desc.datatype)
     headers = (
         "DevicePropCode",
         "Prop name",

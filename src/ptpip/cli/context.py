@@ -62,10 +62,24 @@ class Context:
         storages: list[tuple[int, StorageInfo]] = []
         with contextlib.suppress(PtpError):
             storages = await self.camera.storages()
-        return Output(_info_text(info, storages, self.vendor), _info_json(info, storages, self))
+        text = _info_text(info, storages, self.vendor)
+        data = _info_json(info, storages, self)
+        if self.vendor is Vendor.FUJI:
+            # The seed's Fuji `info` is the 0x902B property list; show it under the identity.
+            from ptpip.cli.commands import SHORT_HEADERS, short_row
+            from ptpip.cli.render import table
+
+            descs = await self.camera.properties()
+            text += table(SHORT_HEADERS, [short_row(self, d.code, d.current) for d in descs])
+            assert isinstance(data, dict)
+            data["propertyList"] = [
+                {"code": f"{d.code:#06x}", "name": prop_label(d.code, self.vendor)} for d in descs
+            ]
+        return Output(text, data)
 
     async def state_values(self) -> list[tuple[int, Value]]:
-        return [(d.code, d.current) for d in await self.camera.properties()]
+        """The camera's current values (Fuji: its 0xD212 state list, as the seed)."""
+        return await self.camera.state()
 
     async def get_value(self, code: int) -> Value:
         return await self.camera.get_property(code)

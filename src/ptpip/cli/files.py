@@ -369,7 +369,8 @@ async def _watch(ctx: Context, args: list[str]) -> Output:
                 ctx.emit(json.dumps(record) + "\n")
             else:
                 ctx.emit(line + "\n")
-    return Output("", seen)
+    # Everything was written as it came (JSON Lines with --json): nothing more to print.
+    return Output("", None)
 
 
 async def _describe_event(

@@ -199,7 +199,8 @@ async def run_one(ctx: Context, line: str) -> int:
         sys.stderr.write(f"ptpip: {exc}\n")
         return int(exc.exit_code)
     if ctx.json_output:
-        sys.stdout.write(to_json(out.data, pretty=ctx.pretty))
+        if out.data is not None:
+            sys.stdout.write(to_json(out.data, pretty=ctx.pretty))
     else:
         sys.stdout.write(out.text)
     sys.stdout.flush()

@@ -121,5 +121,5 @@ async def _execute(ctx: Context, line: str) -> str:
     except PtpError as exc:
         return f"error: {exc}\n"
     if ctx.json_output:
-        return to_json(out.data, pretty=ctx.pretty)
+        return to_json(out.data, pretty=ctx.pretty) if out.data is not None else ""
     return out.text

@@ -117,7 +117,9 @@ def _repl(ctx: Context, io: _LoopThread) -> int:
                 _save_history(readline)
                 return ExitStatus.CONNECT
             continue
-        text = to_json(out.data, pretty=ctx.pretty) if ctx.json_output else out.text
+        text = out.text
+        if ctx.json_output:
+            text = to_json(out.data, pretty=ctx.pretty) if out.data is not None else ""
         sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
         sys.stdout.flush()
     _save_history(readline)
