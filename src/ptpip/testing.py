@@ -42,7 +42,9 @@ class RunningCamera:
         host: str = "127.0.0.1",
         port: int = 0,
         faults: Faults | None = None,
+        **options: Any,
     ) -> None:
+        self._options = options
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if storage is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="ptpip-card-")
@@ -89,7 +91,13 @@ class RunningCamera:
             self._loop = loop
             try:
                 camera = make_camera(
-                    vendor, storage, model=model, host=host, port=port, faults=faults
+                    vendor,
+                    storage,
+                    model=model,
+                    host=host,
+                    port=port,
+                    faults=faults,
+                    **self._options,
                 )
                 loop.run_until_complete(camera.start())
                 self.camera = camera

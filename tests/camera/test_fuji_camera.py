@@ -282,9 +282,17 @@ async def test_second_init_on_the_same_socket_gets_a_second_ack(vcam: VirtualCam
     w.close()
 
 
-async def test_pairing_refuses_another_client_name(tmp_path: Path) -> None:
-    cam = VirtualCamera(FujiCamera(tmp_path / "card", pairing=True), port=0)
+async def test_pairing_refuses_an_unknown_client_until_confirmed(tmp_path: Path) -> None:
+    fuji = FujiCamera(tmp_path / "card", pairing=True)
+    asked: list[str] = []
+    fuji.on_pairing_request = asked.append
+    cam = VirtualCamera(fuji, port=0)
     async with cam:
+        refused = await Wire.open(cam.port)
+        # vendor-fuji.md §2.3: InitFail 0x2019 while the camera shows its prompt
+        assert await refused.init("my phone") == bytes.fromhex("0c000000 05000000 19200000")
+        assert asked == ["my phone"]
+        fuji.confirm_pairing()  # the user picks "change" on the camera
         first = await Wire.open(cam.port)
         assert (await first.init("my phone"))[4] == 2
         first.close()
@@ -298,6 +306,17 @@ async def test_pairing_refuses_another_client_name(tmp_path: Path) -> None:
         again = await Wire.open(cam.port)
         assert (await again.init("my phone"))[4] == 2
         again.close()
+
+
+async def test_pairing_confirms_by_itself_after_the_delay(tmp_path: Path) -> None:
+    cam = VirtualCamera(FujiCamera(tmp_path / "card", pairing=True, pairing_delay=0.05), port=0)
+    async with cam:
+        refused = await Wire.open(cam.port)
+        assert (await refused.init("phone"))[4] == 5
+        await asyncio.sleep(0.2)
+        accepted = await Wire.open(cam.port)
+        assert (await accepted.init("phone"))[4] == 2
+        accepted.close()
 
 
 async def test_goodbye_ends_the_session(vcam: VirtualCamera, remote: Wire) -> None:
@@ -343,14 +362,23 @@ async def test_state_parses_and_follows_the_x_t1(remote: Wire) -> None:
     data = await remote.ok(0x1015, 0xD212)
     state = decode_state(data or b"")
     seed = decode_state(seed_payload(0x1015))
-    # The seed's 17 properties in its order, then shutter and aperture (the step targets).
-    assert [code for code, _ in state[:17]] == [code for code, _ in seed]
-    assert [code for code, _ in state[17:]] == [0xD240, 0x5007]
+    # Until something changes, the seed's own bytes (issue: "the seed's bytes by default").
+    assert data == seed_payload(0x1015)
+    assert [code for code, _ in state] == [code for code, _ in seed]
     values = dict(state)
     assert values[0xD02A] == 0x80001900  # ISO S6400
     assert values[0xD17C] == 0x03020404  # focus point 4x4
     assert values[0x500E] == 2  # program
-    assert values[0xD229] == 1494
+    assert values[0xD229] == 1431
+
+
+async def test_state_lists_shutter_and_aperture_by_program(remote: Wire) -> None:
+    async def codes() -> list[int]:
+        return [code for code, _ in decode_state(await remote.ok(0x1015, 0xD212) or b"")]
+
+    for program, extra in ((1, [0xD240, 0x5007]), (3, [0x5007]), (4, [0xD240]), (2, [])):
+        await remote.ok(0x1016, 0x500E, data=struct.pack("<H", program))
+        assert (await codes())[17:] == extra
 
 
 async def test_set_iso_shows_in_state(remote: Wire) -> None:
@@ -391,6 +419,8 @@ async def test_step_operations(remote: Wire) -> None:
     await remote.ok(0x902E, 0)
     await remote.ok(0x902E, 0)
     assert (await state())[0x5010] == 0xFEB3  # −1/3 EV, as the u32 of an INT16
+    assert 0xD240 not in await state()  # program P: the camera picks the shutter speed
+    await remote.ok(0x1016, 0x500E, data=struct.pack("<H", 1))  # manual
     before = (await state())[0xD240]
     assert before == 0x80000000 | 125_000  # 1/125 s
     await remote.ok(0x902C, 1)

@@ -38,6 +38,7 @@ import contextlib
 import dataclasses
 import io
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -136,15 +137,21 @@ class FujiCamera(Personality):
         model: str = "X-T1",
         serial_number: str = "PTPIP0000001",
         pairing: bool = False,
+        pairing_delay: float | None = None,
         liveview_fps: float = 10.0,
     ) -> None:
         self.model = model
         self.serial_number = serial_number
         self.store = ObjectStore(storage, model=model)
         self.props = PropertyStore(fp.fuji_properties())
-        #: remember the first client's name and refuse others with InitFail 0x2019
+        #: with pairing, an unknown client name is refused with InitFail 0x2019 until the
+        #: user confirms it on the camera (confirm_pairing, or pairing_delay seconds later)
         self.pairing = pairing
-        self.paired_name: str | None = None
+        self.pairing_delay = pairing_delay
+        self.paired_names: set[str] = set()
+        self.awaiting: str | None = None
+        #: called with the client's name when the camera would show its "accept?" prompt
+        self.on_pairing_request: Callable[[str], None] | None = None
         self.liveview_fps = liveview_fps
         self.capture_count = 0
         self._images: list[int] = []
@@ -152,6 +159,7 @@ class FujiCamera(Personality):
         self._pictures: asyncio.Future[list[bytes]] | None = None
         self._streams: set[asyncio.Task[None]] = set()
         self._refresh_images()
+        self._initial_state = self._snapshot()
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -164,12 +172,26 @@ class FujiCamera(Personality):
     def check_initiator(self, request: InitCommandRequest | FujiInitCommandRequest) -> int | None:
         if not isinstance(request, FujiInitCommandRequest):
             return InitFailReason.FUJI_INVALID_PARAMETER  # 0x201D: unknown protocol version
-        if self.pairing:
-            if self.paired_name is None:
-                self.paired_name = request.friendly_name
-            elif request.friendly_name != self.paired_name:
-                return InitFailReason.FUJI_DEVICE_BUSY  # 0x2019: not the stored client
+        name = request.friendly_name
+        if self.pairing and name not in self.paired_names:
+            # 0x2019: not the stored client; the camera shows the prompt (vendor-fuji.md §2.3)
+            if self.awaiting != name:
+                self.awaiting = name
+                if self.on_pairing_request is not None:
+                    self.on_pairing_request(name)
+                if self.pairing_delay is not None:
+                    loop = asyncio.get_running_loop()
+                    loop.call_later(self.pairing_delay, self.confirm_pairing, name)
+            return InitFailReason.FUJI_DEVICE_BUSY
         return None
+
+    def confirm_pairing(self, name: str | None = None) -> None:
+        """The user accepted the client on the camera: its next connection gets in."""
+        name = name or self.awaiting
+        if name is not None:
+            self.paired_names.add(name)
+            if self.awaiting == name:
+                self.awaiting = None
 
     async def stopped(self, camera: VirtualCamera) -> None:
         for task in list(self._streams):
@@ -264,12 +286,24 @@ class FujiCamera(Personality):
         return Reply.with_data(self.props.value_bytes(code))
 
     def state(self) -> bytes:
-        """The 0xD212 value: a full snapshot, as the X-T1 sends on every call (§9.3)."""
+        """The 0xD212 value: a full snapshot, as the X-T1 sends on every call (§9.3).
+
+        Until the state first differs from the initial one, the seed's own bytes.
+        """
+        snapshot = self._snapshot()
+        if snapshot == self._initial_state:
+            return fp.SEED_STATE
+        self._initial_state = b""  # changed once: from now on the live snapshot
+        return snapshot
+
+    def _snapshot(self) -> bytes:
         # Each value zero-extended from its own width: an INT16 bias of −1/3 EV is
         # 0x0000FEB3, as in malc0mn's X-T1 fixture.
+        program = self.props.get(0x500E)
+        extra = fp.STATE_BY_PROGRAM.get(program, ()) if isinstance(program, int) else ()
         return encode_state(
             (code, int.from_bytes(self.props.value_bytes(code), "little"))
-            for code in fp.STATE_CODES
+            for code in (*fp.STATE_CODES, *extra)
         )
 
     @operation(OperationCode.SET_DEVICE_PROP_VALUE, data_out=True)

@@ -24,8 +24,10 @@ __all__ = [
     "OBJECT_COUNT",
     "PROP_LIST",
     "REMOTE_MODE",
+    "SEED_STATE",
     "SETUP_PROPS",
     "SHUTTER_SPEED",
+    "STATE_BY_PROGRAM",
     "STATE_CODES",
     "STEPS",
     "fuji_properties",
@@ -52,12 +54,27 @@ STEPS: dict[int, int] = {0x902C: SHUTTER_SPEED, 0x902D: APERTURE, 0x902E: EXPOSU
 #: What 0x902B lists, in the X-T1's order (seed 004).
 PROP_LIST: tuple[int, ...] = (0x5012, 0x500C, 0x5005, EXPOSURE_BIAS, 0xD001, 0xD02A, 0xD019, 0xD17C)
 
-#: The 0xD212 snapshot's properties in the X-T1's order (seed 004), then the two the step
-#: operations move: the X-T1 lists those only in the modes where they are settable.
+#: The 0xD212 snapshot's properties in the X-T1's order (seed 004, program mode P).
 STATE_CODES: tuple[int, ...] = (
     0x5001, 0xD241, 0x5005, 0x500A, 0x500C, 0x500E, EXPOSURE_BIAS, 0x5012, 0xD001, 0xD018,
-    0xD028, 0xD02A, 0xD17C, 0xD209, 0xD21B, CAPTURES_REMAINING, 0xD22A, SHUTTER_SPEED, APERTURE,
+    0xD028, 0xD02A, 0xD17C, 0xD209, 0xD21B, CAPTURES_REMAINING, 0xD22A,
 )  # fmt: skip
+#: Seed 004's ``opreq 0x1015 0xD212`` answer (the data after its container header). The seed's
+#: two dumps were taken at different moments (flash 0x8009 in its 0x902B list, 0x800A here;
+#: 1431 shots left here), so the camera sends these bytes until its state first changes.
+SEED_STATE = bytes.fromhex(
+    "110001500300000041d20a0000000550020000000a50018000000c500a8000000e50020000001050000000"
+    "0012500000000001d00200000018d00400000028d0000000002ad0001900807cd10404020309d200000000"
+    "1bd20000000029d2970500002ad28f060000"
+)
+
+#: "The list changes with the exposure program" (vendor-fuji.md §9.3): shutter speed joins in
+#: M and S, the aperture in M and A (0x500E: 1 M, 2 P, 3 A, 4 S).
+STATE_BY_PROGRAM: dict[int, tuple[int, ...]] = {
+    1: (SHUTTER_SPEED, APERTURE),
+    3: (APERTURE,),
+    4: (SHUTTER_SPEED,),
+}
 
 #: Set-up properties a client uses before remote mode (§4.3): never refused for that.
 SETUP_PROPS = frozenset(

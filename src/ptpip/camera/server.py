@@ -387,8 +387,11 @@ class VirtualCamera:
         port: int = 15740,
         faults: Faults | None = None,
         data_chunk: int = DATA_CHUNK,
+        port_overrides: dict[str, int] | None = None,
     ) -> None:
         self.personality = personality
+        #: extra listener name -> an explicit port instead of command port + offset
+        self.port_overrides = dict(port_overrides or {})
         self.host = host
         self.port = port
         self.faults = faults or Faults()
@@ -444,7 +447,7 @@ class VirtualCamera:
                 bound[spec.name] = await loop.create_server(
                     lambda spec=spec: _Conn(self, spec),  # type: ignore[misc]
                     self.host,
-                    port + spec.offset,
+                    self.port_overrides.get(spec.name, port + spec.offset),
                     start_serving=not spec.deferred,
                 )
         except BaseException:

@@ -11,6 +11,7 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ptpip.cli.settings import parse_port
 from ptpip.errors import ExitStatus
@@ -60,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="folder served as the memory card (default: a temporary one with sample images)",
     )
+    p.add_argument("--event-port", type=_port, help="event port (Fuji; default command + 1)")
+    p.add_argument("--stream-port", type=_port, help="live-view port (Fuji; default command + 2)")
+    p.add_argument(
+        "--pairing",
+        action="store_true",
+        help="refuse unknown clients until confirmed (press Enter here, or --pairing-delay)",
+    )
+    p.add_argument(
+        "--pairing-delay", type=float, metavar="S", help="confirm a pairing by itself after S s"
+    )
+    p.add_argument("--fps", type=float, help="live-view frames per second")
     p.add_argument("--model", help="the model name the camera reports")
     p.add_argument("-v", "--verbose", action="count", default=0, help="log requests (-vv more)")
     return p
@@ -87,7 +99,7 @@ def main(argv: list[str]) -> int:
         if storage is None:
             storage = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ptpip-card-")))
         try:
-            return asyncio.run(_serve(args.vendor, storage, args.host, args.port, args.model))
+            return asyncio.run(_serve(args, storage))
         except OSError as exc:
             sys.stderr.write(f"ptpip simulate: cannot listen on {args.host}:{args.port}: {exc}\n")
             return ExitStatus.ERROR
@@ -95,10 +107,43 @@ def main(argv: list[str]) -> int:
             return ExitStatus.OK
 
 
-async def _serve(vendor: str, storage: Path, host: str, port: int, model: str | None) -> int:
+def _options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]]:
+    """Personality options and port overrides from the flags that were given."""
+    options: dict[str, Any] = {}
+    if args.pairing or args.pairing_delay is not None:
+        options["pairing"] = True
+        if args.pairing_delay is not None:
+            options["pairing_delay"] = args.pairing_delay
+    if args.fps is not None:
+        if args.fps <= 0:
+            raise ValueError("--fps must be positive")
+        options["liveview_fps"] = args.fps
+    ports = {}
+    if args.event_port is not None:
+        ports["event"] = args.event_port
+    if args.stream_port is not None:
+        ports["stream"] = args.stream_port
+    return options, ports
+
+
+async def _serve(args: argparse.Namespace, storage: Path) -> int:
     from ptpip.camera.factory import make_camera
 
-    camera = make_camera(vendor, storage, model=model, host=host, port=port)
+    vendor, host, port, model = args.vendor, args.host, args.port, args.model
+    options, overrides = _options(args)
+    try:
+        camera = make_camera(
+            vendor, storage, model=model, host=host, port=port, port_overrides=overrides, **options
+        )
+    except TypeError:
+        given = ", ".join(sorted(options)) or "?"
+        sys.stderr.write(f"ptpip simulate: a {vendor} camera has no option {given}\n")
+        return ExitStatus.USAGE
+    except ValueError as exc:
+        sys.stderr.write(f"ptpip simulate: {exc}\n")
+        return ExitStatus.USAGE
+    if options.get("pairing"):
+        _prompt_for_pairing(camera.personality)
     await camera.start()
     # the handlers before the "listening" line: whoever waits for it may signal right after
     stop = asyncio.Event()
@@ -125,3 +170,22 @@ async def _serve(vendor: str, storage: Path, host: str, port: int, model: str | 
     finally:
         await camera.stop()
     return ExitStatus.OK
+
+
+def _prompt_for_pairing(personality: object) -> None:
+    """Show the camera's "accept this client?" prompt; Enter on a terminal accepts it."""
+    if not hasattr(personality, "on_pairing_request"):
+        return
+    loop = asyncio.get_running_loop()
+
+    def ask(name: str) -> None:
+        sys.stderr.write(
+            f"camera: client {name!r} asks to connect; press Enter to accept"
+            " (it must then connect again)\n"
+        )
+        sys.stderr.flush()
+        if sys.stdin.isatty():
+            waiter = loop.run_in_executor(None, sys.stdin.readline)
+            waiter.add_done_callback(lambda _: personality.confirm_pairing(name))  # type: ignore[attr-defined]
+
+    personality.on_pairing_request = ask
