@@ -25,6 +25,7 @@ Commands (run `ptpip -h HOST help COMMAND` for details):
   info, state, describe, get, set, capture (shoot, shutter, snap), opreq, ls, download,
   watch, help
   simulate     run a virtual camera: ptpip simulate [-t VENDOR] [-h HOST] [-p PORT]
+  discover     find cameras on the network (SSDP): ptpip discover [--timeout S]
 
 Examples:
   ptpip -h 192.168.0.1 info
@@ -46,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         from ptpip.cli.simulate import main as simulate_main
 
         return simulate_main(args[1:])
+    if args and args[0] == "discover":
+        from ptpip.cli.discover import main as discover_main
+
+        return discover_main(args[1:])
     if not args:
         sys.stderr.write(usage())
         return ExitStatus.ERROR  # the seed's exit code for "no arguments"
