@@ -142,7 +142,14 @@ async def connect_for_cli(s: Settings) -> tuple[Camera, PcapRecorder | None]:
             recorder = PcapRecorder(s.record)
         except OSError as exc:
             raise CliError(f"cannot write {s.record}: {exc}", ExitStatus.USAGE) from None
-    log.info("connecting to %s:%d as %s camera", s.host, cmd, s.vendor_enum.value)
+    from ptpip.client.identity import IdentityStore
+
+    identity = IdentityStore().identity_for(
+        f"{profile.vendor.value}@{s.host}", guid=guid, name=s.name
+    )
+    # The seed prints these two lines on stdout; they are diagnostics, so stderr with -vv.
+    log.info("Created new client with name '%s' and GUID '%s'.", identity.name, identity.guid_text)
+    log.info("Attempting to connect to %s:%d (%s camera)", s.host, cmd, s.vendor_enum.value)
     try:
         camera = await open_camera(
             s.host,
@@ -150,8 +157,8 @@ async def connect_for_cli(s: Settings) -> tuple[Camera, PcapRecorder | None]:
             vendor=s.vendor_enum,
             event_port=evt,
             stream_port=stream,
-            guid=guid,
-            name=s.name,
+            guid=identity.guid,
+            name=identity.name,
             timeout=s.timeout,
             recorder=recorder,
             notice=lambda text: print(text, file=sys.stderr, flush=True),

@@ -15,6 +15,9 @@ from ptpip.ip.initiator import Initiator, InitiatorEvent
 __all__ = ["Channel", "open_channel"]
 
 log = logging.getLogger("ptpip.client")
+#: Every byte on the wire at DEBUG level (``ptpip -vvv``): direction, size, the first bytes.
+wire = logging.getLogger("ptpip.wire")
+_WIRE_BYTES = 64
 
 EventHandler = Callable[[InitiatorEvent], None]
 LostHandler = Callable[[PtpError | None], None]
@@ -47,6 +50,8 @@ class Channel(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.bytes_in += len(data)
+        if wire.isEnabledFor(logging.DEBUG):
+            self._log_wire("<-", data)
         if self.tap is not None:
             self.tap(False, data)
         try:
@@ -90,9 +95,22 @@ class Channel(asyncio.Protocol):
         if self._transport is None or self._transport.is_closing():
             raise ConnectionClosed(f"the {self.initiator.role.value} connection is closed")
         self.bytes_out += len(data)
+        if wire.isEnabledFor(logging.DEBUG):
+            self._log_wire("->", data)
         if self.tap is not None:
             self.tap(True, data)
         self._transport.write(data)
+
+    def _log_wire(self, arrow: str, data: bytes) -> None:
+        more = f" … (+{len(data) - _WIRE_BYTES})" if len(data) > _WIRE_BYTES else ""
+        wire.debug(
+            "%s %s %d bytes: %s%s",
+            self.initiator.role.value,
+            arrow,
+            len(data),
+            data[:_WIRE_BYTES].hex(" "),
+            more,
+        )
 
     async def drain(self) -> None:
         if self._paused is not None and not self._paused.done():
