@@ -197,7 +197,10 @@ def test_verbosity_forms_are_accepted(cli: Cli, flags: list[str]) -> None:
 def test_vvv_logs_debug_lines_on_stderr_and_silence_is_the_default(cli: Cli) -> None:
     loud = cli.ok("-vvv", "get", "iso")
     assert "DEBUG" in loud.stderr
-    assert "connecting to 127.0.0.1" in loud.stderr
+    assert "Attempting to connect to 127.0.0.1" in loud.stderr
+    assert "Created new client with name" in loud.stderr
+    # the wire, byte by byte: the OpenSession request of seed 002's shape
+    assert "command -> 22 bytes: 16 00 00 00 06 00 00 00 01 00 00 00 02 10" in loud.stderr
     assert "DEBUG" not in loud.stdout
     quiet = cli.ok("get", "iso")
     assert quiet.stderr == ""
