@@ -16,11 +16,18 @@ __all__ = ["DEFAULT_PORTS", "PERSONALITIES", "VENDORS", "make_camera", "make_per
 PERSONALITIES: dict[Vendor, tuple[str, str, str]] = {
     Vendor.GENERIC: ("ptpip.camera.generic", "GenericCamera", "ptpip virtual camera"),
     Vendor.FUJI: ("ptpip.camera.fuji", "FujiCamera", "X-T1"),
+    Vendor.CANON: ("ptpip.camera.canon", "CanonCamera", "Canon EOS 5D Mark III"),
+    Vendor.LEICA: ("ptpip.camera.leica", "LeicaCamera", "LEICA Q3"),
 }
 #: Vendors the virtual camera can impersonate.
 VENDORS: tuple[Vendor, ...] = tuple(PERSONALITIES)
 #: The command port each vendor's cameras listen on (Fuji: events and live view on +1, +2).
-DEFAULT_PORTS: dict[Vendor, int] = {Vendor.GENERIC: 15740, Vendor.FUJI: 55740}
+DEFAULT_PORTS: dict[Vendor, int] = {
+    Vendor.GENERIC: 15740,
+    Vendor.FUJI: 55740,
+    Vendor.CANON: 15740,
+    Vendor.LEICA: 15740,
+}
 
 
 def make_personality(

@@ -89,6 +89,8 @@ class Reply:
     params: tuple[int, ...] = ()
     data: DataSource | None = None
     after: list[Callable[[], None]] = field(default_factory=list)
+    #: answer with this TID instead of the request's (Leica's CloseSession: 0)
+    transaction_id: int | None = None
 
     @classmethod
     def with_data(cls, data: bytes | DataSource, *params: int) -> Reply:
@@ -123,6 +125,11 @@ class Personality:
     operations: ClassVar[dict[int, tuple[Handler, bool, bool]]] = {}
     #: ports served besides the command port (Fuji: event and live-view ports)
     extra_listeners: ClassVar[tuple[ExtraListener, ...]] = ()
+    #: pad every response / event to this many parameters (Leica: 5 and 3, seed 000)
+    response_param_count: ClassVar[int] = 0
+    event_param_count: ClassVar[int] = 0
+    #: send every event with this TID instead of the one given (Leica: 0xFFFFFFFF, seed 000)
+    event_transaction_id: ClassVar[int | None] = None
 
     manufacturer = "ptpip"
     model = "ptpip virtual camera"
@@ -148,6 +155,13 @@ class Personality:
 
     def check_initiator(self, request: InitCommandRequest | FujiInitCommandRequest) -> int | None:
         """An InitFail reason to refuse this initiator, or None to accept it."""
+        return None
+
+    def confirm_initiator(
+        self, request: InitCommandRequest | FujiInitCommandRequest
+    ) -> Awaitable[int | None] | None:
+        """None to answer the Init at once; or an awaitable that the ack waits for, giving an
+        InitFail reason or None (accept): a camera that asks its user about a new client."""
         return None
 
     def has_data_out(self, code: int) -> bool:

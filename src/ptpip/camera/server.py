@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -267,6 +267,10 @@ class ServerSession:
         if conn is None or not conn.is_open:
             log.info("event 0x%04X dropped: no event connection", code)
             return
+        personality = self.camera.personality
+        if personality.event_transaction_id is not None:
+            transaction_id = personality.event_transaction_id
+        params = _padded(params, personality.event_param_count)
         conn.write(conn.responder.event(code, transaction_id, params))
 
     def attach_event_connection(self, conn: _Conn) -> None:
@@ -320,6 +324,8 @@ class ServerSession:
             if sent is None:
                 self._respond(ResponseCode.TRANSACTION_CANCELLED, tid)
                 return
+        if reply.transaction_id is not None:
+            tid = reply.transaction_id
         self._respond(reply.code, tid, reply.params)
         for after in reply.after:
             after()
@@ -373,7 +379,13 @@ class ServerSession:
 
     def _respond(self, code: int, tid: int, params: tuple[int, ...] = ()) -> None:
         conn = self.command_conn
+        params = _padded(params, self.camera.personality.response_param_count)
         conn.write(conn.responder.respond(code, tid, params))
+
+
+def _padded(params: tuple[int, ...], count: int) -> tuple[int, ...]:
+    """``params`` with zeros up to ``count`` (some bodies always send them all)."""
+    return params + (0,) * (count - len(params)) if len(params) < count else params
 
 
 class VirtualCamera:
@@ -403,6 +415,8 @@ class VirtualCamera:
         self._servers: list[asyncio.Server] = []
         self._extra: dict[str, asyncio.Server] = {}
         self._numbers = itertools.count(1)
+        #: Inits whose ack waits for the personality's confirmation (a pairing prompt)
+        self._confirming: set[asyncio.Future[None]] = set()
         self.on_session: Callable[[ServerSession | None], None] | None = None
 
     @property
@@ -469,6 +483,8 @@ class VirtualCamera:
     async def stop(self) -> None:
         for server in self._servers:
             server.close()
+        for task in list(self._confirming):
+            task.cancel()
         for conn in list(self._conns):
             conn.abort()
         for server in self._servers:
@@ -506,6 +522,38 @@ class VirtualCamera:
             conn.write(conn.responder.refuse(refusal))
             conn.close()
             return
+        confirmation = self.personality.confirm_initiator(event.request)
+        if confirmation is not None:  # the camera asks its user first; the ack waits
+            task = asyncio.ensure_future(self._init_confirmed(conn, confirmation))
+            self._confirming.add(task)
+            task.add_done_callback(self._confirming.discard)
+            return
+        self._open_command(conn)
+
+    async def _init_confirmed(self, conn: _Conn, confirmation: Awaitable[int | None]) -> None:
+        """Answer a held Init once the personality decided (InitFail reason, or None: ack);
+        if the initiator leaves first, the decision is cancelled."""
+        decision = asyncio.ensure_future(confirmation)
+        await asyncio.wait({decision, conn.closed}, return_when=asyncio.FIRST_COMPLETED)
+        if not decision.done():
+            decision.cancel()
+            return
+        try:
+            refusal = decision.result()
+        except Exception:
+            log.exception("confirming an initiator failed")
+            refusal = InitFailReason.UNSPECIFIED
+        if not conn.is_open:
+            return
+        if refusal is None and self.session is not None and self.session.command_conn.is_open:
+            refusal = InitFailReason.BUSY
+        if refusal is not None:
+            conn.write(conn.responder.refuse(refusal))
+            conn.close()
+            return
+        self._open_command(conn)
+
+    def _open_command(self, conn: _Conn) -> None:
         session = ServerSession(self, conn, next(self._numbers))
         conn.session = session
         self.session = session

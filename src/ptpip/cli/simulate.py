@@ -11,10 +11,13 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ptpip.cli.settings import parse_port
 from ptpip.errors import ExitStatus
+
+if TYPE_CHECKING:
+    from ptpip.camera.canon_upnp import CameraUpnp
 
 __all__ = ["main"]
 
@@ -72,7 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--pairing-delay", type=float, metavar="S", help="confirm a pairing by itself after S s"
     )
     p.add_argument("--fps", type=float, help="live-view frames per second")
+    p.add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        metavar="S",
+        help="Leica: close the session after S s without LEKeepSessionActive (30; 0 = never)",
+    )
     p.add_argument("--model", help="the model name the camera reports")
+    p.add_argument(
+        "--upnp",
+        action="store_true",
+        help="canon: serve the UPnP description over HTTP and answer SSDP M-SEARCH (on --host)",
+    )
+    p.add_argument("--upnp-port", type=_port, default=0, help="UPnP HTTP port (default: free)")
+    p.add_argument("--ssdp-port", type=_port, default=1900, help="SSDP port (default 1900)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="log requests (-vv more)")
     return p
 
@@ -118,6 +134,10 @@ def _options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]]:
         if args.fps <= 0:
             raise ValueError("--fps must be positive")
         options["liveview_fps"] = args.fps
+    if args.heartbeat_timeout is not None:
+        if args.heartbeat_timeout < 0:
+            raise ValueError("--heartbeat-timeout must not be negative")
+        options["heartbeat_timeout"] = args.heartbeat_timeout or None
     ports = {}
     if args.event_port is not None:
         ports["event"] = args.event_port
@@ -164,12 +184,44 @@ async def _serve(args: argparse.Namespace, storage: Path) -> int:
             f'gphoto2 --camera "Fuji X (WLAN)" '
             f"--port ptpip:{camera.host}:{camera.port}:{camera.ports['event']}"
         )
+    upnp = await _start_upnp(args, camera.personality, lines) if args.upnp else None
+    if args.upnp and upnp is None:
+        await camera.stop()
+        return ExitStatus.USAGE
     print("\n".join(lines), flush=True)
     try:
         await stop.wait()
     finally:
+        if upnp is not None:
+            await upnp.stop()
         await camera.stop()
     return ExitStatus.OK
+
+
+async def _start_upnp(
+    args: argparse.Namespace, personality: object, lines: list[str]
+) -> CameraUpnp | None:
+    """Canon's UPnP description and SSDP answers on --host; None (and a message) if not."""
+    from ptpip.camera.canon import CanonCamera
+    from ptpip.camera.canon_upnp import CameraUpnp
+
+    if not isinstance(personality, CanonCamera):
+        sys.stderr.write("ptpip simulate: --upnp needs -t canon\n")
+        return None
+    upnp = CameraUpnp(
+        personality.upnp_description,
+        host=args.host,
+        http_port=args.upnp_port,
+        ssdp_port=args.ssdp_port,
+    )
+    try:
+        await upnp.start()
+    except OSError as exc:
+        sys.stderr.write(f"ptpip simulate: cannot start UPnP on {args.host}: {exc}\n")
+        return None
+    lines.append(f"upnp description {upnp.http.location}")
+    lines.append(f"ssdp on {args.host}:{upnp.ssdp.port} (M-SEARCH answered by unicast)")
+    return upnp
 
 
 def _prompt_for_pairing(personality: object) -> None:
@@ -181,7 +233,11 @@ def _prompt_for_pairing(personality: object) -> None:
     def ask(name: str) -> None:
         sys.stderr.write(
             f"camera: client {name!r} asks to connect; press Enter to accept"
-            " (it must then connect again)\n"
+            + (
+                "\n"
+                if getattr(personality, "pairing_holds_ack", False)
+                else " (it must then connect again)\n"
+            )
         )
         sys.stderr.flush()
         if sys.stdin.isatty():
