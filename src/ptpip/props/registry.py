@@ -305,6 +305,10 @@ def _is_string(code: int, datatype: int | None) -> bool:
     return datatype == DataType.STR if datatype is not None else code in STRING_CODES
 
 
+#: Arrays longer than this are summarised rather than listed in full.
+_ARRAY_SHOWN = 16
+
+
 def format_value(
     code: int, value: Value, vendor: VendorLike = Vendor.GENERIC, *, datatype: int | None = None
 ) -> str:
@@ -316,6 +320,9 @@ def format_value(
     if isinstance(value, str):
         return format_datetime(value) if code == Prop.DATE_TIME else value
     if isinstance(value, tuple):
+        if len(value) > _ARRAY_SHOWN:  # opaque blobs (Canon's structured props): a summary
+            head = " ".join(f"{v:02x}" if 0 <= v < 256 else str(v) for v in value[:8])
+            return f"{head} … ({len(value)} values)"
         return ", ".join(str(v) for v in value)
     spec = _format_of(code, _vendor(vendor))
     if spec is None:
