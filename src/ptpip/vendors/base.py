@@ -90,8 +90,8 @@ class VendorProfile:
         await camera.connection.connect_events()
         await self.open_session(camera)
 
-    async def open_session(self, camera: Camera) -> None:
-        session = self.session_id
+    async def open_session(self, camera: Camera, session_id: int | None = None) -> None:
+        session = self.session_id if session_id is None else session_id
         for _ in range(10):
             result = await camera.transact(OperationCode.OPEN_SESSION, (session,), check=False)
             if result.code in (ResponseCode.OK, ResponseCode.SESSION_ALREADY_OPEN):
@@ -201,14 +201,21 @@ def register(profile: type[VendorProfile]) -> type[VendorProfile]:
 _PROFILE_MODULES: dict[Vendor, str] = {
     Vendor.FUJI: "ptpip.vendors.fuji.profile",
     Vendor.CANON: "ptpip.vendors.canon.profile",
+    Vendor.LEICA: "ptpip.vendors.leica.profile",
 }
 
 #: Vendors whose bodies speak standard CIPA PTP/IP, so the generic profile drives them.
 _CIPA_COMPATIBLE = frozenset({Vendor.NIKON, Vendor.SONY})
 
 
-def profile_for(vendor: Vendor | str) -> VendorProfile:
-    """The profile of a vendor; raises ValueError for a dialect ptpip cannot speak."""
+def profile_for(vendor: Vendor | str | VendorProfile) -> VendorProfile:
+    """The profile of a vendor; raises ValueError for a dialect ptpip cannot speak.
+
+    A profile instance is returned as it is (a dialect with settings, e.g.
+    ``LeicaProfile(heartbeat_interval=2.0)``).
+    """
+    if isinstance(vendor, VendorProfile):
+        return vendor
     try:
         v = Vendor(vendor.lower()) if isinstance(vendor, str) else vendor
     except ValueError:
