@@ -391,6 +391,9 @@ async def _opreq(ctx: Context, args: list[str]) -> Output:
     result, packets = await ctx.opreq_packets(code, params)
     text = "".join(f"\nReceived {len(p)} bytes. HEX dump:\n{render.hex_dump(p)}" for p in packets)
     rc = name(CodeKind.RESPONSE, result.code, ctx.vendor)
+    if not ctx.json_output:  # stdout stays the seed's dump; the names go beside it
+        op = name(CodeKind.OPERATION, code, ctx.vendor)
+        ctx.note(f"opreq: {op} (0x{code:04X}) -> {rc} (0x{result.code:04X})")
     data = {
         "operation": {"code": _hex(code), "name": name(CodeKind.OPERATION, code, ctx.vendor)},
         "response": {"code": _hex(result.code), "name": rc},
