@@ -53,7 +53,7 @@ def _raw_socket_mbps(path: Path) -> float:
 
 async def _ptpip_mbps(host: str, port: int, dest: Path, store: IdentityStore) -> float:
     async with connect(host, port, identity_store=store) as camera:
-        entries = [e for e in await camera.list_objects() if e.path.name == "BIG.BIN"]
+        entries = [e for e in await camera.list_objects() if e.path.name == "BIG.JPG"]
         start = time.perf_counter()
         path = await camera.download(entries[0].handle, dest, info=entries[0].info)
         elapsed = time.perf_counter() - start
@@ -78,7 +78,7 @@ def _gphoto2_mbps(port: int, workdir: Path) -> float | None:
         check=False,
     )
     elapsed = time.perf_counter() - start
-    out = workdir / "BIG.BIN"
+    out = workdir / "BIG.JPG"
     if proc.returncode != 0 or not out.exists() or out.stat().st_size != SIZE:
         return None
     out.unlink()
@@ -90,7 +90,7 @@ def run_transfer() -> dict[str, float]:
         root = Path(tmp)
         card = root / "card" / "DCIM" / "100PTPIP"
         card.mkdir(parents=True)
-        big = card / "BIG.BIN"
+        big = card / "BIG.JPG"
         with big.open("wb") as fh:
             block = os.urandom(1 << 20)
             for _ in range(SIZE >> 20):
