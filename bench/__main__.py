@@ -7,13 +7,14 @@ import json
 import platform
 import sys
 
+from bench.liveview import run_liveview
 from bench.micro import run_micro
 from bench.transfer import run_transfer
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--only", choices=["micro", "transfer"], help="run one group")
+    parser.add_argument("--only", choices=["micro", "transfer", "liveview"], help="run one group")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
@@ -21,6 +22,8 @@ def main() -> int:
         results.update(run_micro())
     if args.only in (None, "transfer"):
         results["download from the virtual camera over loopback"] = run_transfer()
+    if args.only in (None, "liveview"):
+        results.update(run_liveview())
     if args.json:
         print(json.dumps(results, indent=2))
         return 0

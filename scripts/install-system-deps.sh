@@ -3,6 +3,7 @@
 #   gphoto2  -> gphoto2            (stock PTP/IP initiator)
 #   tshark   -> tshark             (PTP/IP dissector)
 #   dumpcap  -> wireshark-common   (loopback capture; a dependency of tshark)
+#   chromium, chromedriver -> chromium, chromium-driver   (the live-view page test, headless)
 #
 # Usage: scripts/install-system-deps.sh [--dry-run]
 #
@@ -17,7 +18,7 @@ case "${1:-}" in
     "") ;;
     -n | --dry-run) dry_run=1 ;;
     -h | --help)
-        sed -n '2,12s/^# \{0,1\}//p' "$0"
+        sed -n '2,13s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
     *)
@@ -29,7 +30,8 @@ esac
 say() { echo "install-system-deps: $*"; }
 
 # tool:package pairs, in install order
-tools=(gphoto2:gphoto2 tshark:tshark dumpcap:wireshark-common)
+tools=(gphoto2:gphoto2 tshark:tshark dumpcap:wireshark-common chromium:chromium
+    chromedriver:chromium-driver)
 
 missing=()
 for pair in "${tools[@]}"; do

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import tempfile
-import webbrowser
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +39,8 @@ def capture_paths(target: Path, amount: int) -> list[Path]:
     "capture [AMOUNT] [PATH|view]",
     "captures one or more images",
     "AMOUNT images (default 1). With PATH, each image is saved there (several get -1, -2, …\n"
-    "added to the name); with `view` the image opens in the image viewer.",
+    "added to the name); with `view` the image is shown on the live-view page when one runs\n"
+    "(`liveview` in the shell or server), else opened in the browser.",
     aliases=("shoot", "shutter", "snap"),
 )
 async def _capture(ctx: Context, args: list[str]) -> Output:
@@ -62,6 +62,7 @@ async def _capture(ctx: Context, args: list[str]) -> Output:
             raise CommandError("the camera took the picture but announced no new image")
         for n, entry in enumerate(entries):
             saved: Path | None = None
+            shown: str | None = None
             if paths:
                 dest = (
                     paths[i]
@@ -72,8 +73,9 @@ async def _capture(ctx: Context, args: list[str]) -> Output:
             elif view:
                 folder = Path(tempfile.mkdtemp(prefix="ptpip-view-"))
                 saved = await _save_to(ctx, entry, folder / entry.filename)
-                webbrowser.open(saved.resolve().as_uri())
+                shown = _view(ctx, entry.filename, saved)
             where = f", saved to {saved}" if saved else ""
+            where += f", shown at {shown}" if shown else ""
             handle = f" (0x{entry.handle:X})" if entry.handle is not None else " (preview)"
             lines.append(f"Image captured: {entry.filename}{handle}{where}")
             size = entry.info.compressed_size if entry.info else len(entry.preview or b"")
@@ -86,6 +88,18 @@ async def _capture(ctx: Context, args: list[str]) -> Output:
                 }
             )
     return Output("\n".join(lines) + "\n", results)
+
+
+def _view(ctx: Context, name: str, path: Path) -> str | None:
+    """Show a capture on the live-view page when one runs in this process (its address),
+    else open the file in the browser."""
+    from ptpip.liveview import show_capture
+    from ptpip.liveview.browser import open_browser
+
+    url = show_capture(ctx.camera, name, path)
+    if url is None:
+        open_browser(path.resolve().as_uri())
+    return url
 
 
 async def _save_to(ctx: Context, entry: CapturedImage, dest: Path) -> Path:
@@ -398,3 +412,6 @@ async def _describe_event(
             detail = f"{info.filename} (0x{params[0]:X})"
             record["filename"] = info.filename
     return f"{stamp} {ev_name} {detail}".rstrip(), record
+
+
+import ptpip.cli.liveview  # noqa: E402, F401  (registers liveview)

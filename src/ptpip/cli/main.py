@@ -23,7 +23,7 @@ log = logging.getLogger("ptpip")
 EXTRA_HELP = """
 Commands (run `ptpip -h HOST help COMMAND` for details):
   info, state, describe, get, set, capture (shoot, shutter, snap), opreq, ls, download,
-  watch, help
+  watch, liveview, help
   simulate     run a virtual camera: ptpip simulate [-t VENDOR] [-h HOST] [-p PORT]
   discover     find cameras on the network (SSDP): ptpip discover [--timeout S]
 
@@ -188,6 +188,9 @@ async def _run(s: Settings) -> int:
         assert text is not None
         return await run_one(ctx, text)
     finally:
+        from ptpip.cli.liveview import stop_background
+
+        await stop_background(camera)  # a page started in server mode: live view off first
         await camera.close()
         if recorder is not None:
             recorder.close()

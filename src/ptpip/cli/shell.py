@@ -77,6 +77,10 @@ def run_shell_blocking(settings: Settings) -> int:
         try:
             return _repl(ctx, io)
         finally:
+            from ptpip.cli.liveview import stop_background
+
+            with contextlib.suppress(BaseException):
+                io.run(stop_background(camera))  # a `liveview` page: live view off first
             with contextlib.suppress(BaseException):
                 io.run(camera.close())
             if recorder is not None:

@@ -1,0 +1,408 @@
+"""The live-view web server: the page, the MJPEG stream, the state and the controls.
+
+Routes (all on 127.0.0.1):
+
+=====================  =====================================================================
+``GET /``              the page (plain HTML/JS/CSS from ``static/``, nothing from elsewhere)
+``GET /stream.mjpg``   the live view, ``multipart/x-mixed-replace`` JPEG parts (browsers'
+                       ``<img>``, VLC, ``ffmpeg -i URL``); each part carries ``X-Frame``
+``GET /frame.jpg``     the newest frame, once
+``GET /api/state``     overlay values, stream figures, the last capture (JSON)
+``GET /api/controls``  ISO, shutter, aperture, exposure bias, white balance: allowed values
+``POST /api/set``      ``{"key": "iso", "value": "800"}``
+``POST /api/capture``  release the shutter; the image is saved and shown on the page
+``GET /capture/N.jpg`` a capture's preview (``latest.jpg``: the last one)
+=====================  =====================================================================
+
+Every request must name this server in its Host header (no DNS rebinding) and every POST must
+be JSON from this origin (a web site open in the same browser cannot release the shutter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import os
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from ptpip.client.download import safe_filename
+from ptpip.errors import PtpError
+from ptpip.liveview import register, unregister
+from ptpip.liveview.hub import LiveSource, LiveViewEnded
+from ptpip.liveview.mjpeg import CONTENT_TYPE, http_part
+from ptpip.liveview.state import CameraState, ControlError
+
+if TYPE_CHECKING:
+    from aiohttp.typedefs import Handler, Middleware
+
+    from ptpip.client.camera import Camera, CapturedImage
+
+__all__ = ["Capture", "LiveServer"]
+
+log = logging.getLogger("ptpip.liveview")
+
+_STATIC = {
+    "index.html": "text/html",
+    "app.js": "text/javascript",
+    "style.css": "text/css",
+}
+_NO_STORE = {"Cache-Control": "no-store"}
+#: Captures kept in memory for the page (older ones stay in their files).
+_KEEP_CAPTURES = 16
+_JSON_LIMIT = 16 * 1024
+#: While no frame comes, look this often whether an MJPEG client has gone.
+_IDLE_CHECK = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """An image the page can show: from its capture button or ``capture view``."""
+
+    seq: int
+    name: str
+    preview: bytes | None
+    saved: Path | None
+    time: float
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "seq": self.seq,
+            "name": self.name,
+            "url": f"/capture/{self.seq}.jpg" if self.preview else None,
+            "saved": str(self.saved) if self.saved else None,
+            "size": len(self.preview) if self.preview else None,
+            "time": self.time,
+        }
+
+
+class LiveServer:
+    """The live-view page of one camera, on 127.0.0.1 (``port`` 0: a free one)."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        *,
+        overlay: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        save_dir: Path | None = None,
+        linger: float = 3.0,
+        capture_timeout: float = 30.0,
+    ) -> None:
+        self.camera = camera
+        self.host = host
+        self.port = port
+        self.save_dir = save_dir
+        self.linger = linger
+        self.capture_timeout = capture_timeout
+        self.source = LiveSource(camera, linger=linger)
+        self.state = CameraState(camera, overlay=overlay)
+        self.captures: deque[Capture] = deque(maxlen=_KEEP_CAPTURES)
+        self._capture_seq = 0
+        self._capture_lock = asyncio.Lock()
+        self._runner: web.AppRunner | None = None
+        self._state_task: asyncio.Task[None] | None = None
+        self._info: dict[str, object] = {}
+        #: MJPEG clients connected now, and in total
+        self.viewers = 0
+        self.viewers_total = 0
+        #: frames written to MJPEG clients, all together
+        self.frames_out = 0
+        self.closed = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        """Listen and register as this process's page; returns the page's address."""
+        info = await self.camera.device_info()
+        self._info = {
+            "vendor": self.camera.vendor.value,
+            "manufacturer": info.manufacturer,
+            "model": info.model,
+            "serial": info.serial_number,
+        }
+        app = web.Application(client_max_size=_JSON_LIMIT, middlewares=[self._guard()])
+        app.router.add_get("/", self._index)
+        app.router.add_get("/static/{name}", self._static)
+        app.router.add_get("/stream.mjpg", self._stream)
+        app.router.add_get("/frame.jpg", self._frame)
+        app.router.add_get("/api/state", self._api_state)
+        app.router.add_get("/api/controls", self._api_controls)
+        app.router.add_post("/api/set", self._api_set)
+        app.router.add_post("/api/capture", self._api_capture)
+        app.router.add_get("/capture/{seq}.jpg", self._capture_image)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await runner.setup()
+        sock = socket.create_server((self.host, self.port))
+        try:
+            site = web.SockSite(runner, sock)
+            await site.start()
+        except BaseException:
+            sock.close()
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = int(sock.getsockname()[1])
+        self._state_task = asyncio.ensure_future(self.state.run())
+        register(self)
+        return self.url
+
+    async def close(self) -> None:
+        """Stop the live view (the camera leaves live-view mode), then the server."""
+        unregister(self)
+        await self.source.close()
+        if self._state_task is not None:
+            self._state_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._state_task
+            self._state_task = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self.closed.set()
+
+    async def wait_pages_closed(self, poll: float = 0.2) -> None:
+        """Return once a page (an MJPEG client) came and every one has been gone for
+        ``linger`` seconds: the user closed the page."""
+        idle_since: float | None = None
+        while True:
+            now = time.monotonic()
+            if self.viewers or not self.viewers_total:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = now
+            elif now - idle_since >= self.linger:
+                return
+            await asyncio.sleep(poll)
+
+    # -- captures ----------------------------------------------------------------------------
+
+    def add_capture(self, name: str, preview: bytes | None, saved: Path | None) -> Capture:
+        self._capture_seq += 1
+        capture = Capture(self._capture_seq, name, preview, saved, time.time())
+        self.captures.append(capture)
+        return capture
+
+    async def capture(self) -> list[Capture]:
+        """Release the shutter; each new image is saved (``save_dir``) and shown."""
+        async with self._capture_lock:
+            entries = await self.camera.capture(timeout=self.capture_timeout)
+            return [await self._keep(entry) for entry in entries]
+
+    async def _keep(self, entry: CapturedImage) -> Capture:
+        data: bytes | None = entry.preview
+        saved: Path | None = None
+        if entry.handle is not None:
+            if self.save_dir is not None:
+                saved = _unique(self.save_dir / safe_filename(entry.filename, "capture.jpg"))
+                await self.camera.download(entry.handle, saved, info=entry.info)
+                data = saved.read_bytes() if _is_jpeg_file(saved) else None
+            else:
+                buffer = io.BytesIO()
+                await self.camera.download(entry.handle, buffer, info=entry.info)
+                data = buffer.getvalue()
+            if data is not None and not data.startswith(b"\xff\xd8"):
+                data = None
+            if data is None:  # RAW, HEIF, …: the camera's thumbnail stands in
+                with contextlib.suppress(PtpError):
+                    data = await self.camera.thumbnail(entry.handle) or None
+        elif data is not None and self.save_dir is not None:
+            saved = _unique(self.save_dir / safe_filename(entry.filename, "capture.jpg"))
+            _write_atomic(saved, data)
+        return self.add_capture(entry.filename, data, saved)
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def _guard(self) -> Middleware:
+        """Refuse other Host names (DNS rebinding) and cross-site or non-JSON POSTs."""
+
+        @web.middleware
+        async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+            allowed = {f"{h}:{self.port}" for h in (self.host, "127.0.0.1", "localhost", "[::1]")}
+            if request.host not in allowed:
+                return web.Response(status=403, text="forbidden: wrong Host\n")
+            if request.method == "POST":
+                origin = request.headers.get("Origin")
+                if origin is not None and origin.removeprefix("http://") not in allowed:
+                    return web.Response(status=403, text="forbidden: cross-origin request\n")
+                if request.content_type != "application/json":
+                    return web.Response(status=415, text="send application/json\n")
+            return await handler(request)
+
+        return guard
+
+    async def _index(self, request: web.Request) -> web.Response:
+        return _asset("index.html")
+
+    async def _static(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in _STATIC:
+            raise web.HTTPNotFound()
+        return _asset(name)
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": CONTENT_TYPE,
+                "Cache-Control": "no-store, no-cache, must-revalidate",
+                "Pragma": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        try:
+            async with self.source.watching() as hub:
+                self.viewers += 1
+                self.viewers_total += 1
+                try:
+                    await response.prepare(request)
+                    seq = 0
+                    while True:
+                        # The newest frame after the last one sent: frames that came while
+                        # this client was busy are skipped, never queued.
+                        try:
+                            frame = await hub.next(seq, _IDLE_CHECK)
+                        except TimeoutError:  # a quiet camera: is the client still there?
+                            transport = request.transport
+                            if transport is None or transport.is_closing():
+                                break
+                            continue
+                        if frame is None:
+                            break
+                        seq = frame.seq
+                        await response.write(http_part(frame.jpeg, frame.seq, frame.counter))
+                        self.frames_out += 1
+                finally:
+                    self.viewers -= 1
+        except LiveViewEnded as exc:
+            log.info("MJPEG client: the live view ended: %s", exc)
+        except ConnectionError:
+            pass  # the client left (closed its page or tab)
+        return response
+
+    async def _frame(self, request: web.Request) -> web.Response:
+        try:
+            frame = await self.source.first_frame(timeout=10.0)
+        except LiveViewEnded as exc:
+            return web.Response(status=503, text=f"{exc}\n")
+        return web.Response(body=frame.jpeg, content_type="image/jpeg", headers=_NO_STORE)
+
+    async def _api_state(self, request: web.Request) -> web.Response:
+        self.state.touch()
+        await self.state.ensure_fresh()
+        data = self.state.snapshot()
+        hub = self.source.hub
+        last = self.captures[-1] if self.captures else None
+        data.update(
+            camera=self._info,
+            stream={
+                "running": self.source.running,
+                "frames": hub.seq,
+                "counter": hub.latest.counter if hub.latest else None,
+                "fps": round(hub.fps, 1),
+                "viewers": self.viewers,
+                "error": hub.error,
+            },
+            capture=last.as_json() if last else None,
+            time=time.time(),
+        )
+        return _json(data)
+
+    async def _api_controls(self, request: web.Request) -> web.Response:
+        try:
+            controls = await self.state.controls()
+        except PtpError as exc:
+            return _json({"error": str(exc)}, status=502)
+        return _json({"controls": controls})
+
+    async def _api_set(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        if body is None:
+            return _json({"error": 'send {"key": NAME, "value": TEXT}'}, status=400)
+        key, value = body.get("key"), body.get("value")
+        if not isinstance(key, str) or not isinstance(value, str | int | float):
+            return _json({"error": 'send {"key": NAME, "value": TEXT}'}, status=400)
+        try:
+            shown = await self.state.set(key, str(value))
+        except ControlError as exc:
+            return _json({"error": str(exc)}, status=400)
+        except PtpError as exc:
+            return _json({"error": str(exc)}, status=502)
+        return _json({"key": key, "value": shown, "state": self.state.snapshot()})
+
+    async def _api_capture(self, request: web.Request) -> web.Response:
+        try:
+            captures = await self.capture()
+        except PtpError as exc:
+            return _json({"error": str(exc)}, status=502)
+        except OSError as exc:
+            return _json({"error": f"cannot save the image: {exc}"}, status=500)
+        if not captures:
+            return _json({"error": "the camera announced no new image"}, status=502)
+        return _json({"captures": [c.as_json() for c in captures]})
+
+    async def _capture_image(self, request: web.Request) -> web.Response:
+        wanted = request.match_info["seq"]
+        found: Capture | None = None
+        if wanted == "latest":
+            found = next((c for c in reversed(self.captures) if c.preview), None)
+        elif wanted.isdigit():
+            found = next((c for c in self.captures if c.seq == int(wanted)), None)
+        if found is None or found.preview is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=found.preview, content_type="image/jpeg", headers=_NO_STORE)
+
+
+def _asset(name: str) -> web.Response:
+    data = resources.files("ptpip.liveview").joinpath("static", name).read_bytes()
+    return web.Response(body=data, content_type=_STATIC[name], charset="utf-8", headers=_NO_STORE)
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    return web.Response(
+        text=json.dumps(data), content_type="application/json", status=status, headers=_NO_STORE
+    )
+
+
+async def _body(request: web.Request) -> dict[str, object] | None:
+    try:
+        data = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _unique(path: Path) -> Path:
+    """``path``, or ``NAME-1.EXT``, ``NAME-2.EXT``, … when taken."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate = path
+    for n in range(1, 100_000):
+        if not candidate.exists() and not candidate.with_name(candidate.name + ".part").exists():
+            return candidate
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    raise OSError(f"no free file name like {path}")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    part = path.with_name(path.name + ".part")
+    part.write_bytes(data)
+    os.replace(part, path)
+
+
+def _is_jpeg_file(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\xff\xd8"
