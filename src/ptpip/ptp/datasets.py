@@ -7,6 +7,7 @@ carry.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,7 +36,7 @@ _Buffer = bytes | bytearray | memoryview
 _NO_IMAGE_COUNT = 0xFFFF_FFFF
 
 
-class _Dataset:
+class _Dataset(ABC):
     """decode/encode over a subclass's pull/push."""
 
     __slots__ = ()
@@ -43,13 +44,13 @@ class _Dataset:
     _exact: ClassVar[bool] = False
 
     @classmethod
+    @abstractmethod
     def pull(cls, reader: Reader) -> Self:
         """Consume exactly one dataset from ``reader``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def push(self, writer: Writer) -> None:
         """Append this dataset to ``writer``."""
-        raise NotImplementedError
 
     @classmethod
     def decode(cls, data: _Buffer) -> Self:
