@@ -177,6 +177,14 @@ def test_fuji_init_request_unpadded_malc0mn_form() -> None:
     assert decode(raw) == packet
 
 
+def test_fuji_name_filling_the_field_exactly_round_trips() -> None:
+    # found by hypothesis: 14 ASCII + 6 non-BMP characters = 26 units + NUL = 54 bytes
+    packet = FujiInitCommandRequest(bytes(16), "0" * 14 + "\U00010000" * 6)
+    raw = packet.encode()
+    assert len(raw) == 82
+    assert decode(raw) == packet
+
+
 def test_fuji_name_too_long_for_field() -> None:
     with pytest.raises(LocalProtocolError):
         FujiInitCommandRequest(bytes(16), "x" * 27).encode()
@@ -283,7 +291,10 @@ packets: st.SearchStrategy[Packet] = st.one_of(
         # an unterminated empty name is indistinguishable from a terminated one
         lambda p: p.name_terminated or p.friendly_name != ""
     ),
-    st.builds(FujiInitCommandRequest, guids, names.filter(lambda n: len(n) <= 20)),
+    # at most 26 UTF-16 units + NUL fit the 54-byte field (non-BMP characters take two)
+    st.builds(
+        FujiInitCommandRequest, guids, names.filter(lambda n: len(n.encode("utf-16-le")) <= 52)
+    ),
     st.builds(InitCommandAck, u32, guids, names, u32),
     st.builds(InitEventRequest, u32),
     st.just(InitEventAck()),

@@ -206,7 +206,9 @@ class FujiInitCommandRequest:
             raise RemoteProtocolError(f"Fuji Init Command Request payload of {len(payload)} bytes")
         field = bytes(payload[20:])
         name, nul = _decode_name(field[: len(field) & ~1])
-        padded = len(field) if nul < 0 or nul + 2 < len(field) else None
+        # The standard 54-byte field is that form even when the name fills it exactly.
+        standard = len(field) == FUJI_INIT_NAME_BYTES
+        padded = len(field) if standard or nul < 0 or nul + 2 < len(field) else None
         return cls(bytes(payload[4:20]), name, padded)
 
 
