@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import uuid
 from collections.abc import Callable
 
@@ -153,12 +155,23 @@ def test_ports_take_go_base_prefixes(cli: Cli, form: Callable[[int], str]) -> No
 
 
 def test_a_hex_port_like_0x3d7c_is_port_15740(cli: Cli) -> None:
-    # nothing listens on 15740 here, so this must fail to connect to exactly that port
-    run = cli.raw("-h", LOOPBACK, "-p", "0x3d7c", "-c", "info", "--timeout", "5")
-    if run.returncode == 0:  # something on this machine does listen on 15740
-        pytest.skip("a PTP/IP responder is listening on 127.0.0.1:15740")
+    # A listener of our own on 15740 that accepts and hangs up: the client must come to
+    # exactly that port, and then fail to connect (exit 105).
+    accepted: list[int] = []
+    with socket.create_server((LOOPBACK, 15740)) as server:
+        server.settimeout(30)
+
+        def hang_up() -> None:
+            conn, _ = server.accept()
+            accepted.append(conn.getsockname()[1])
+            conn.close()
+
+        thread = threading.Thread(target=hang_up)
+        thread.start()
+        run = cli.raw("-h", LOOPBACK, "-p", "0x3d7c", "-c", "info", "--timeout", "5")
+        thread.join(30)
+    assert accepted == [15740]
     assert run.returncode == 105, str(run)
-    assert "127.0.0.1:15740" in run.stderr
 
 
 @pytest.mark.parametrize(
