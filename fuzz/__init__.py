@@ -1,0 +1,1 @@
+"""ptpip's fuzzer: ``python -m fuzz`` (see :mod:`fuzz.__main__`)."""
