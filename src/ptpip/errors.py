@@ -19,6 +19,7 @@ __all__ = [
     "RemoteProtocolError",
     "ResponseError",
     "SessionNotOpen",
+    "StorageError",
     "Timeout",
     "TransactionCancelled",
     "TransportError",
@@ -53,6 +54,13 @@ class LocalProtocolError(ProtocolError):
 
 class RemoteProtocolError(ProtocolError):
     """The peer sent something illegal: malformed, oversize or out of order."""
+
+    exit_code = ExitStatus.COMMAND_FAILED
+
+
+class StorageError(PtpError):
+    """Received data could not be stored here: a full disk, an unwritable folder, a name
+    that would escape the target or follow a symlink."""
 
     exit_code = ExitStatus.COMMAND_FAILED
 

@@ -218,7 +218,9 @@ def test_download_resumes_a_partial_file(
     assert (tmp_path / "r" / FOLDER / "IMG_0001.JPG").read_bytes() == original
     assert not part.exists()
     requested = seen.params_of(OperationCode.GET_PARTIAL_OBJECT)
-    assert requested and requested[0][1] == half  # asked only for the missing rest
+    # the part's last 4 KiB compared with the camera's, then only the missing rest
+    assert requested[0][1:] == (half - 4096, 4096)
+    assert requested[1][1] == half
     assert not seen.params_of(OperationCode.GET_OBJECT)
 
 

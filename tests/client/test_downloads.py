@@ -121,10 +121,12 @@ async def test_resume_fetches_only_the_rest(camera: Camera, vcam: VirtualCamera,
         path = await camera.download(handle, out, progress=lambda done, _: progress.append(done))
     assert path is not None and path.read_bytes() == data
     fetched = [params for code, params in calls if code in DATA_OPS]
-    assert fetched[0][1] == have  # GetPartialObject from the first missing byte
-    assert sum(p[2] for p in fetched) == size - have
+    # the part's last 4 KiB compared with the camera's, then from the first missing byte
+    assert fetched[0] == (handle, have - 4096, 4096)
+    assert fetched[1][1] == have
+    assert sum(p[2] for p in fetched[1:]) == size - have
     received = camera.connection._cmd.bytes_in - before
-    assert size - have <= received < size - have + 20_000  # the rest plus packet overhead
+    assert size - have <= received < size - have + 4096 + 20_000  # plus packet overhead
     assert progress[0] > have and progress[-1] == size
     assert no_part_files(out)
 
@@ -399,7 +401,8 @@ async def test_part_file_already_complete_is_just_renamed(
     with counting_transactions(camera) as calls:
         path = await camera.download(handle, out)
     assert path is not None and path.read_bytes() == data
-    assert not [c for c, _ in calls if c in DATA_OPS]
+    # only the last 4 KiB are read, to check that the part is this object's
+    assert [p for c, p in calls if c in DATA_OPS] == [(handle, 70_000 - 4096, 4096)]
     assert no_part_files(out)
 
 

@@ -21,8 +21,8 @@ from ptpip.errors import (
     ConnectionClosed,
     ExitStatus,
     InitFailError,
-    LocalProtocolError,
     RemoteProtocolError,
+    StorageError,
     Timeout,
     TransportError,
 )
@@ -537,8 +537,9 @@ async def test_a_sink_that_fails_does_not_break_the_connection(
             raise OSError(28, "No space left on device")
 
     jpeg = await camera.find("DCIM/100PTPIP/IMG_0001.JPG")
-    with pytest.raises(LocalProtocolError, match="No space left"):
+    with pytest.raises(StorageError, match="No space left") as err:
         await camera.read_object(jpeg.handle, FullDisk())
+    assert err.value.exit_code == ExitStatus.COMMAND_FAILED
     assert await camera.storage_ids() == (0x0001_0001,)
 
 

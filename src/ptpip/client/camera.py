@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import io
 import os
+import stat
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import BinaryIO
 
-from ptpip.client.download import FileSink, Progress, finish, part_path, safe_filename
+from ptpip.client.download import (
+    Destination,
+    FileSink,
+    PartFile,
+    Progress,
+    open_folder,
+    safe_filename,
+)
 from ptpip.client.events import CameraEvent, Subscription
 from ptpip.client.identity import Identity, IdentityStore
-from ptpip.client.session import BytesSink, Connection, DataSink, Result
-from ptpip.errors import ConnectionClosed, LocalProtocolError, PtpError, RemoteProtocolError
+from ptpip.client.session import Connection, DataSink, Result
+from ptpip.errors import (
+    ConnectionClosed,
+    LocalProtocolError,
+    PtpError,
+    RemoteProtocolError,
+    ResponseError,
+    Timeout,
+)
 from ptpip.ptp.codes import (
     STORAGE_ALL,
     OperationCode,
@@ -36,6 +53,15 @@ __all__ = ["Camera", "CapturedImage", "LiveViewFrame", "ObjectEntry", "connect",
 #: GetPartialObject piece size: libgphoto2 and airnef settled on 1 MiB (Nikon drops larger).
 PARTIAL_CHUNK = 1024 * 1024
 _U32_MAX = 0xFFFF_FFFF
+#: The most a dataset may take in memory: real ones are a few KiB, so a camera announcing
+#: more is lying, and gets a clear error instead of gigabytes of decoded Python objects.
+DATASET_LIMIT = 1024 * 1024
+#: A handle list of a million objects (more than any card holds).
+HANDLES_LIMIT = 4 + 4 * 1_000_000
+#: Bytes compared with the camera before a ``.part`` is resumed.
+RESUME_OVERLAP = 4096
+#: A transfer that gets fewer bytes than this in a timeout's time makes no progress.
+PROGRESS_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +149,8 @@ class Camera:
         timeout: float | None = None,
         check: bool = True,
         lenient_tid: bool = False,
+        max_data: int | None = None,
+        tap: Callable[[bytes], None] | None = None,
     ) -> Result:
         """One PTP transaction; see :meth:`Connection.transact`."""
         return await self.connection.transact(
@@ -133,35 +161,48 @@ class Camera:
             timeout=timeout,
             check=check,
             lenient_tid=lenient_tid,
+            max_data=max_data,
+            tap=tap,
         )
 
     async def opreq(
-        self, code: int, params: Iterable[int] = (), data: bytes | None = None
+        self,
+        code: int,
+        params: Iterable[int] = (),
+        data: bytes | None = None,
+        *,
+        tap: Callable[[bytes], None] | None = None,
     ) -> Result:
         """A raw operation for reverse engineering: any code, params and optional data-out.
 
-        Never raises for a non-OK response: the result carries the code.
+        Never raises for a non-OK response: the result carries the code. ``tap`` gets the
+        bytes the camera sends for it, exactly as received.
         """
-        return await self.transact(code, tuple(params), data=data, check=False)
+        return await self.transact(code, tuple(params), data=data, check=False, tap=tap)
 
     # -- device ------------------------------------------------------------------------------
 
     async def device_info(self, *, refresh: bool = False) -> DeviceInfo:
         if self._device_info is None or refresh:
-            result = await self.transact(OperationCode.GET_DEVICE_INFO)
+            result = await self.transact(OperationCode.GET_DEVICE_INFO, max_data=DATASET_LIMIT)
             self._device_info = await self.profile.device_info(self, result.data)
+            model = self._device_info.model.strip()[:64]
+            if model:
+                self.connection.peer_name = f"{model} at {self.connection.host}"
         return self._device_info
 
     async def supports(self, operation: int) -> bool:
         return operation in (await self.device_info()).operations_supported
 
     async def storage_ids(self) -> tuple[int, ...]:
-        result = await self.transact(OperationCode.GET_STORAGE_IDS)
+        result = await self.transact(OperationCode.GET_STORAGE_IDS, max_data=DATASET_LIMIT)
         # libgphoto2 drops IDs whose logical part is 0 (not mounted); so do we.
         return tuple(s for s in decode_handles(result.data) if s & 0xFFFF)
 
     async def storage_info(self, storage_id: int) -> StorageInfo:
-        result = await self.transact(OperationCode.GET_STORAGE_INFO, (storage_id,))
+        result = await self.transact(
+            OperationCode.GET_STORAGE_INFO, (storage_id,), max_data=DATASET_LIMIT
+        )
         return StorageInfo.decode(result.data)
 
     async def storages(self) -> list[tuple[int, StorageInfo]]:
@@ -174,12 +215,16 @@ class Camera:
     ) -> tuple[int, ...]:
         """ISO semantics: parent 0 = every object, ROOT_PARENT = the storage root only."""
         result = await self.transact(
-            OperationCode.GET_OBJECT_HANDLES, (storage_id, object_format, parent)
+            OperationCode.GET_OBJECT_HANDLES,
+            (storage_id, object_format, parent),
+            max_data=HANDLES_LIMIT,
         )
         return decode_handles(result.data)
 
     async def object_info(self, handle: int) -> ObjectInfo:
-        result = await self.transact(OperationCode.GET_OBJECT_INFO, (handle,))
+        result = await self.transact(
+            OperationCode.GET_OBJECT_INFO, (handle,), max_data=DATASET_LIMIT
+        )
         return ObjectInfo.decode(result.data)
 
     async def list_objects(self, storage_id: int = STORAGE_ALL) -> list[ObjectEntry]:
@@ -225,54 +270,107 @@ class Camera:
         await self.transact(OperationCode.GET_OBJECT, (handle,), sink=sink, timeout=timeout)
 
     async def read_partial(self, handle: int, offset: int, length: int) -> bytes:
-        sink = BytesSink(limit=length)
-        result = await self.transact(
-            OperationCode.GET_PARTIAL_OBJECT, (handle, offset, length), sink=sink
-        )
-        del result
-        return bytes(sink.buffer)
+        buffer = io.BytesIO()
+        sink = FileSink(buffer, expected=length, source=self.connection.peer_name)
+        await self.transact(OperationCode.GET_PARTIAL_OBJECT, (handle, offset, length), sink=sink)
+        return buffer.getvalue()
 
     async def download(
         self,
         handle: int,
-        target: str | os.PathLike[str] | BinaryIO,
+        target: str | os.PathLike[str] | Destination | BinaryIO,
         *,
         resume: bool = True,
         progress: Progress | None = None,
         info: ObjectInfo | None = None,
         chunk_size: int = PARTIAL_CHUNK,
     ) -> Path | None:
-        """Download an object to a folder, a file path, or an open binary file.
+        """Download an object to a folder, a file path, a :class:`Destination` or an open
+        binary file.
 
         Into a path, the data goes to ``NAME.part`` and is renamed to ``NAME`` only when
         its size matches; an existing complete file is kept; a ``.part`` left by an earlier
-        attempt is resumed with GetPartialObject when the camera has it. Returns the path.
+        attempt at this same object (its sidecar says so, and its last bytes match the
+        camera's) is resumed with GetPartialObject when the camera has it. Nothing is
+        written through a symbolic link, and never more than the object's size. Returns
+        the path.
         """
         info = info or await self.object_info(handle)
         if info.is_folder:
             raise LocalProtocolError(f"object 0x{handle:X} is a folder")
         size = await self._object_size(handle, info)
+        if isinstance(target, Destination):
+            return await self._download_to(target, handle, info, size, resume, progress, chunk_size)
         if not isinstance(target, str | os.PathLike):
             await self._stream(handle, target, 0, size, progress, chunk_size)
             return None
-        final = Path(target)
+        final = Path(target).expanduser()
         if final.is_dir():
-            final = final / safe_filename(info.filename, f"object_{handle:08x}")
-        if size is not None and final.exists() and final.stat().st_size == size:
+            folder, name = final, safe_filename(info.filename, f"object_{handle:08x}")
+        else:
+            folder, name = final.parent, final.name
+        with open_folder(folder) as opened:
+            dest = Destination(opened, name)
+            return await self._download_to(dest, handle, info, size, resume, progress, chunk_size)
+
+    async def _download_to(
+        self,
+        dest: Destination,
+        handle: int,
+        info: ObjectInfo,
+        size: int | None,
+        resume: bool,
+        progress: Progress | None,
+        chunk_size: int,
+    ) -> Path:
+        existing = dest.folder.lstat(dest.name)
+        if (
+            size is not None
+            and existing is not None
+            and stat.S_ISREG(existing.st_mode)
+            and existing.st_size == size
+        ):
             if progress is not None:
                 progress(size, size)
-            return final  # already complete
-        part = part_path(final)
-        offset = part.stat().st_size if resume and part.exists() else 0
-        partial = await self._partial_ok(size)
-        if offset and (not partial or size is None or offset > size):
-            offset = 0
-        with part.open("r+b" if offset else "wb") as fh:
-            fh.seek(offset)
-            fh.truncate()
-            await self._stream(handle, fh, offset, size, progress, chunk_size)
-        finish(part, final, size)
-        return final
+            return dest.path  # already complete
+        part = PartFile(dest, await self._stamp(handle, info, size))
+        try:
+            offset = part.trusted_offset() if resume else 0
+            if offset and (size is None or offset > size or not await self._partial_ok(size)):
+                offset = 0
+            if offset:
+                offset = await self._overlap_matches(handle, part, offset)
+            part.begin(offset)
+            await self._stream(handle, part.fh, offset, size, progress, chunk_size)
+            return part.commit(size)
+        except RemoteProtocolError:
+            part.discard()  # what a lying camera sent is not worth resuming
+            raise
+        finally:
+            part.close()
+
+    async def _stamp(self, handle: int, info: ObjectInfo, size: int | None) -> dict[str, object]:
+        """What a ``.part`` file's sidecar records, to resume only the same object."""
+        device = await self.device_info()
+        date = info.capture_date or info.modification_date
+        return {
+            "camera": device.serial_number,
+            "model": device.model,
+            "storage": info.storage_id,
+            "handle": handle,
+            "name": info.filename,
+            "size": size,
+            "date": date.isoformat() if date else None,
+        }
+
+    async def _overlap_matches(self, handle: int, part: PartFile, offset: int) -> int:
+        """``offset`` if the part's last bytes are the camera's, else 0 (start over)."""
+        length = min(offset, RESUME_OVERLAP)
+        try:
+            theirs = await self.read_partial(handle, offset - length, length)
+        except (ResponseError, RemoteProtocolError):
+            return 0
+        return offset if theirs == part.tail(offset, length) else 0
 
     async def _object_size(self, handle: int, info: ObjectInfo) -> int | None:
         if info.compressed_size != _U32_MAX:
@@ -291,19 +389,39 @@ class Camera:
         progress: Progress | None,
         chunk_size: int,
     ) -> None:
+        source = self.connection.peer_name
         if not await self._partial_ok(size) or size is None:
-            sink = FileSink(fh, progress=progress, total=size)
+            sink = FileSink(fh, progress=progress, total=size, expected=size, source=source)
             await self.read_object(handle, sink)
             if size is not None and sink.written != size:
-                raise RemoteProtocolError(f"received {sink.written} bytes of {size}")
+                raise RemoteProtocolError(f"{source} sent {sink.written} bytes of {size}")
             return
+        loop = asyncio.get_running_loop()
+        window, gained = loop.time(), 0
         while offset < size:
             want = min(chunk_size, size - offset)
-            sink = FileSink(fh, expected=want, start_offset=offset, progress=progress, total=size)
+            sink = FileSink(
+                fh,
+                expected=want,
+                start_offset=offset,
+                progress=progress,
+                total=size,
+                source=source,
+            )
             await self.transact(OperationCode.GET_PARTIAL_OBJECT, (handle, offset, want), sink=sink)
             if sink.written == 0:
-                raise RemoteProtocolError(f"the camera sent no data at offset {offset} of {size}")
+                raise RemoteProtocolError(f"{source} sent no data at offset {offset} of {size}")
             offset += sink.written
+            # Each piece may come quickly and still carry almost nothing: the transfer as a
+            # whole must move PROGRESS_BYTES per timeout, like a single transaction.
+            gained += sink.written
+            if gained >= PROGRESS_BYTES or offset >= size:
+                window, gained = loop.time(), 0
+            elif loop.time() - window > self.connection.timeout:
+                raise Timeout(
+                    f"no progress: {source} sent {gained} bytes in"
+                    f" {self.connection.timeout:g} s (at {offset} of {size})"
+                )
         if progress is not None and size == 0:
             progress(0, 0)
 
@@ -350,14 +468,18 @@ class Camera:
 
     async def read_prop_desc(self, code: int) -> DevicePropDesc:
         """GetDevicePropDesc."""
-        result = await self.transact(OperationCode.GET_DEVICE_PROP_DESC, (code,))
+        result = await self.transact(
+            OperationCode.GET_DEVICE_PROP_DESC, (code,), max_data=DATASET_LIMIT
+        )
         if not result.data:
             raise RemoteProtocolError(f"the camera sent no description of 0x{code:04X}")
         return DevicePropDesc.decode(result.data)
 
     async def read_prop_value(self, code: int, datatype: int) -> Value:
         """GetDevicePropValue, decoded as ``datatype``."""
-        result = await self.transact(OperationCode.GET_DEVICE_PROP_VALUE, (code,))
+        result = await self.transact(
+            OperationCode.GET_DEVICE_PROP_VALUE, (code,), max_data=DATASET_LIMIT
+        )
         return Reader(result.data).pull_value(datatype)
 
     async def write_prop_value(self, code: int, datatype: int, value: Value) -> None:

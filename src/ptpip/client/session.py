@@ -19,6 +19,7 @@ from ptpip.errors import (
     PtpError,
     RemoteProtocolError,
     ResponseError,
+    StorageError,
     Timeout,
 )
 from ptpip.ip.initiator import (
@@ -51,6 +52,15 @@ log = logging.getLogger("ptpip.client")
 #: Data-out travels in pieces of this size (one TCP segment each on loopback, for tshark).
 DATA_OUT_CHUNK = 60 * 1024
 _MAX_TID = 0xFFFF_FFFE
+#: A data phase only counts as progress (resetting the operation's timeout) once this many
+#: bytes arrived since the last reset: a camera trickling a byte at a time cannot hold us.
+PROGRESS_BYTES = 64 * 1024
+#: After a local failure in a data phase (a sink's limit, a full disk) the camera gets this
+#: long, and this many more bytes, to answer our Cancel before the connection is dropped.
+ABORT_GRACE = 2.0
+ABORT_BYTES = 8 * 1024 * 1024
+#: Data kept in memory by default for one transaction (datasets, raw operations).
+DEFAULT_DATA_LIMIT = 64 * 1024 * 1024
 
 
 class DataSink(Protocol):
@@ -64,18 +74,25 @@ class DataSink(Protocol):
 class BytesSink:
     """Collects data in memory, refusing more than ``limit`` bytes."""
 
-    def __init__(self, limit: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, limit: int = DEFAULT_DATA_LIMIT, what: str = "") -> None:
         self.buffer = bytearray()
         self.limit = limit
+        #: what the data is, for messages ("GetObjectHandles")
+        self.what = what
 
     def start(self, total: int | None) -> None:
         if total is not None and total > self.limit:
-            raise RemoteProtocolError(f"{total} bytes announced, more than {self.limit} in memory")
+            raise RemoteProtocolError(
+                f"{self._what()}{total} bytes announced, more than the {self.limit} allowed"
+            )
 
     def write(self, data: bytes) -> None:
         if len(self.buffer) + len(data) > self.limit:
-            raise RemoteProtocolError(f"more than {self.limit} bytes of data")
+            raise RemoteProtocolError(f"{self._what()}more than the {self.limit} bytes allowed")
         self.buffer += data
+
+    def _what(self) -> str:
+        return f"{self.what}: " if self.what else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +118,12 @@ class _Pending:
     last_activity: float
     total: int | None = None
     error: PtpError | None = field(default=None)
+    #: data bytes since ``last_activity`` was last moved (see PROGRESS_BYTES)
+    progress: int = 0
+    #: data bytes thrown away since a local failure (see ABORT_BYTES)
+    discarded: int = 0
+    #: the timer that drops the connection if the camera ignores our Cancel
+    give_up: asyncio.TimerHandle | None = None
 
 
 class Connection:
@@ -148,6 +171,8 @@ class Connection:
         self._loop = asyncio.get_running_loop()
         self._last_traffic = self._loop.time()
         self.on_stray: Callable[[str], None] = lambda what: log.info("stray: %s", what)
+        #: who the camera is, for messages; the Camera sets the model once it knows it
+        self.peer_name = f"the camera at {host}"
         self.recorder: PcapRecorder | None = None
         #: messages for the person at the keyboard ("confirm on the camera"); CLI prints them
         self.on_notice: Callable[[str], None] = lambda text: log.warning("%s", text)
@@ -286,14 +311,35 @@ class Connection:
         timeout: float | None = None,
         check: bool = True,
         lenient_tid: bool = False,
+        max_data: int | None = None,
+        tap: Callable[[bytes], None] | None = None,
     ) -> Result:
         """Run one transaction and return its result; a non-OK response raises if ``check``.
 
         ``timeout`` bounds the time without progress (so a 1 GiB download only fails when the
-        camera goes quiet, not because it takes long).
+        camera goes quiet or trickles, not because it takes long). Without a ``sink`` the
+        data-in phase is collected in memory, at most ``max_data`` bytes. ``tap`` sees every
+        byte received on the command connection while this transaction runs.
         """
         async with self._lock:
-            return await self._transact(code, params, data, sink, timeout, check, lenient_tid)
+            channel = self._cmd
+            previous = channel.tap if channel is not None else None
+            if tap is not None and channel is not None:
+
+                def both(sent: bool, chunk: bytes) -> None:
+                    if previous is not None:
+                        previous(sent, chunk)
+                    if not sent:
+                        tap(chunk)
+
+                channel.tap = both
+            try:
+                return await self._transact(
+                    code, params, data, sink, timeout, check, lenient_tid, max_data
+                )
+            finally:
+                if tap is not None and channel is not None:
+                    channel.tap = previous
 
     async def _transact(
         self,
@@ -304,6 +350,7 @@ class Connection:
         timeout: float | None,
         check: bool,
         lenient_tid: bool,
+        max_data: int | None,
     ) -> Result:
         if self._lost is not None:
             raise self._lost
@@ -312,7 +359,9 @@ class Connection:
         if not self._cmd.is_open:  # closed by us (Camera.close), so nothing was recorded
             raise ConnectionClosed("the connection to the camera is closed")
         limit = self.timeout if timeout is None else timeout
-        collector = BytesSink() if sink is None else None
+        collector = None
+        if sink is None:
+            collector = BytesSink(max_data or DEFAULT_DATA_LIMIT, self._op_name(code))
         target: DataSink = sink if sink is not None else collector  # type: ignore[assignment]
         tid = self.next_transaction_id()
         pending = _Pending(code, tid, target, self._loop.create_future(), self._loop.time())
@@ -336,6 +385,8 @@ class Connection:
             raise
         finally:
             self._pending = None
+            if pending.give_up is not None:
+                pending.give_up.cancel()
         if pending.error is not None:
             raise pending.error
         resp = response.response
@@ -374,11 +425,19 @@ class Connection:
             idle = self._loop.time() - pending.last_activity
             remaining = limit - idle
             if remaining <= 0:
-                if self._cmd is not None:
-                    self._cmd.initiator.abandon()
-                raise Timeout(
-                    f"{self._op_name(pending.code)}: no answer from the camera for {limit:g} s"
-                )
+                cmd = self._cmd
+                if cmd is not None:
+                    if pending.total is not None and not self.profile.fuji_dialect:
+                        with contextlib.suppress(LocalProtocolError, ConnectionClosed):
+                            cmd.write(cmd.initiator.cancel())  # stop a trickling data phase
+                    cmd.initiator.abandon()
+                op = self._op_name(pending.code)
+                if pending.progress:
+                    raise Timeout(
+                        f"{op}: no progress for {limit:g} s: {self.peer_name} sent only"
+                        f" {pending.progress} bytes of data"
+                    )
+                raise Timeout(f"{op}: no answer from {self.peer_name} for {limit:g} s")
             done, _ = await asyncio.wait({pending.future}, timeout=remaining)
             if done:
                 return pending.future.result()
@@ -433,7 +492,13 @@ class Connection:
             ):
                 self.on_stray(f"{type(event).__name__} for no running transaction")
                 return
-            pending.last_activity = self._loop.time()
+            if isinstance(event, DataReceived):
+                pending.progress += len(event.data)
+                if pending.progress >= PROGRESS_BYTES:
+                    pending.progress = 0
+                    pending.last_activity = self._loop.time()
+            else:
+                pending.last_activity = self._loop.time()
             self._route(pending, event)
         elif isinstance(event, EventReceived):  # Fuji sends nothing here, but be tolerant
             self._publish(event)
@@ -450,15 +515,52 @@ class Connection:
                 pending.total = event.total
                 pending.sink.start(event.total)
             elif isinstance(event, DataReceived):
+                if pending.error is not None:
+                    pending.discarded += len(event.data)
+                    if pending.discarded > ABORT_BYTES:
+                        self._give_up(pending)
+                    return
                 pending.sink.write(event.data)
             elif isinstance(event, ResponseReceived) and not pending.future.done():
                 pending.future.set_result(event)
         except PtpError as exc:
-            pending.error = exc
-            pending.sink = _DiscardSink()
+            self._fail_data_phase(pending, exc)
         except OSError as exc:  # the sink's disk is full, say
-            pending.error = LocalProtocolError(f"cannot store the data: {exc}")
-            pending.sink = _DiscardSink()
+            self._fail_data_phase(pending, StorageError(f"cannot store the data: {exc}"))
+
+    def _fail_data_phase(self, pending: _Pending, error: PtpError) -> None:
+        """A local failure in a data phase: cancel at once and report ``error``, the real
+        cause; if the camera keeps streaming regardless, drop the connection (no Timeout
+        later, and no gigabytes swallowed)."""
+        if pending.error is not None:
+            return
+        pending.error = error
+        log.info("%s; cancelling the transaction", error)
+        cmd = self._cmd
+        if cmd is None or not cmd.is_open or pending.future.done():
+            return
+        if not cmd.initiator.busy:
+            return  # the response came in the same read: it follows this event
+        if self.profile.fuji_dialect:
+            self._give_up(pending)  # no Cancel in the container dialect
+            return
+        try:
+            cmd.write(cmd.initiator.cancel())
+        except (LocalProtocolError, ConnectionClosed):
+            self._give_up(pending)
+            return
+        pending.give_up = self._loop.call_later(ABORT_GRACE, self._give_up, pending)
+
+    def _give_up(self, pending: _Pending) -> None:
+        """Drop the command connection under a transaction that failed locally."""
+        if pending.future.done():
+            return
+        error = pending.error or ConnectionClosed("transaction abandoned")
+        pending.future.set_exception(error)
+        if self._lost is None:
+            self._lost = ConnectionClosed(f"the connection was dropped after an error: {error}")
+        if self._cmd is not None:
+            self._cmd.abort()
 
     def _on_evt_event(self, event: InitiatorEvent) -> None:
         self._last_traffic = self._loop.time()
@@ -485,6 +587,8 @@ class Connection:
             channel.write(channel.initiator.probe_response())
 
     def _on_lost(self, error: PtpError | None) -> None:
+        if isinstance(error, RemoteProtocolError):  # name who sent the bad bytes
+            error = RemoteProtocolError(f"{self.peer_name}: {error}")
         if self._lost is None and not self._closing:
             self._lost = error or ConnectionClosed("connection lost")
             log.warning("%s", self._lost)
