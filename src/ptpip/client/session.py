@@ -117,7 +117,8 @@ class _Pending:
     future: asyncio.Future[ResponseReceived]
     last_activity: float
     total: int | None = None
-    error: PtpError | None = field(default=None)
+    #: why the transaction failed on our side (a sink's error: raised to the caller)
+    error: Exception | None = field(default=None)
     #: data bytes since ``last_activity`` was last moved (see PROGRESS_BYTES)
     progress: int = 0
     #: data bytes thrown away since a local failure (see ABORT_BYTES)
@@ -527,8 +528,10 @@ class Connection:
             self._fail_data_phase(pending, exc)
         except OSError as exc:  # the sink's disk is full, say
             self._fail_data_phase(pending, StorageError(f"cannot store the data: {exc}"))
+        except Exception as exc:  # a caller's sink or progress callback: theirs to see
+            self._fail_data_phase(pending, exc)
 
-    def _fail_data_phase(self, pending: _Pending, error: PtpError) -> None:
+    def _fail_data_phase(self, pending: _Pending, error: Exception) -> None:
         """A local failure in a data phase: cancel at once and report ``error``, the real
         cause; if the camera keeps streaming regardless, drop the connection (no Timeout
         later, and no gigabytes swallowed)."""
