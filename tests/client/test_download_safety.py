@@ -83,7 +83,7 @@ async def test_a_part_of_another_object_is_not_resumed(
     with counting_transactions(camera) as calls:
         path = await camera.download(handle, out)
     assert path is not None and path.read_bytes() == data
-    assert [p[1] for c, p in calls if c in DATA_OPS][0] == 0
+    assert next(p[1] for c, p in calls if c in DATA_OPS) == 0
     assert not sidecar.exists()
 
 
