@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
+import os
 import re
 import socket
 import time
@@ -75,6 +77,7 @@ class Op(StrEnum):
     STORAGE_IDS = "storage_ids"
     IDS_THEN_INFO = "storage_ids; device_info"
     DOWNLOAD = "download"
+    FULL_DISK = "read_object, disk full"
     SET_PROP = "SetDevicePropValue 8 MiB"
     SEND_OBJECT_INFO = "SendObjectInfo"
 
@@ -126,6 +129,8 @@ class Observation:
     message: str = ""
     elapsed: float = 0.0
     peak: int = 0
+    #: bytes the hostile camera sent during the faulted session (None: virtual camera)
+    sent: int | None = None
     disk: str = "-"
     reconnect: str = "-"
     loop_errors: list[str] = field(default_factory=list)
@@ -154,6 +159,8 @@ class Target:
     behave: Callable[[], None]
     #: switches the virtual camera's faults on (after the session is open, but for CONNECT)
     arm: Callable[[], None] = lambda: None
+    #: bytes the camera has sent so far (the hostile camera counts; the virtual one does not)
+    sent: Callable[[], int] = lambda: 0
     handle: int = HANDLE
     #: the object's path on the card, when its handle must be looked up
     object_path: str | None = None
@@ -166,7 +173,11 @@ async def camera_for(row: Row, card: Path) -> AsyncIterator[Target]:
     if row.plan is not None:
         async with HostileCamera(row.plan, fuji=row.fuji, partial=row.partial) as hostile:
             yield Target(
-                hostile.port, hostile.event_port if row.fuji else None, None, hostile.behave
+                hostile.port,
+                hostile.event_port if row.fuji else None,
+                None,
+                hostile.behave,
+                sent=lambda: hostile.sent,
             )
         return
     vendor = "fuji" if row.fuji else "generic"
@@ -237,6 +248,20 @@ async def _ids_then_info(cam: Camera, env: Env) -> None:
     await cam.device_info(refresh=True)
 
 
+class _FullDisk:
+    """A sink on a full disk: every write fails as a real one would."""
+
+    def start(self, total: int | None) -> None:
+        pass
+
+    def write(self, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+async def _full_disk(cam: Camera, env: Env) -> None:
+    await cam.read_object(env.target.handle, _FullDisk())
+
+
 async def _device_info(cam: Camera, env: Env) -> None:
     await cam.device_info(refresh=True)
 
@@ -258,6 +283,7 @@ OPS: dict[Op, Callable[[Camera, Env], Awaitable[None]]] = {
     Op.STORAGE_IDS: _storage_ids,
     Op.IDS_THEN_INFO: _ids_then_info,
     Op.DOWNLOAD: _download,
+    Op.FULL_DISK: _full_disk,
     Op.SET_PROP: _set_prop,
     Op.SEND_OBJECT_INFO: _send_object_info,
 }
@@ -335,6 +361,14 @@ def loop_errors(into: list[str], notes: list[str]) -> Any:
 
 
 # -- one row ------------------------------------------------------------------------------------
+
+
+def _size(count: int | None) -> str:
+    if count is None:
+        return "-"
+    if count >= MiB:
+        return f"{count / MiB:.1f}Mi"
+    return f"{count / 1024:.1f}Ki"
 
 
 def _short(text: str, limit: int = 110) -> str:
@@ -449,6 +483,7 @@ async def run_row(row: Row, tmp: Path) -> Observation:
             try:
                 await _faulted(row, obs, target, env, ids)
                 obs.peak = tracemalloc.get_traced_memory()[1] - obs.peak
+                obs.sent = target.sent() if row.plan is not None else None
             finally:
                 if not tracing:
                     tracemalloc.stop()
@@ -508,11 +543,12 @@ def summary_lines() -> list[str]:
     passed = sum(o.passed for o in RESULTS)
     header = (
         f"{'id':<4} {'phase':<16} {'fault':<46} {'operation':<24} {'expected':<22} "
-        f"{'raised':<22} {'time':>6} {'limit':>5} {'peak':>7} {'next':<5} result"
+        f"{'raised':<22} {'time':>6} {'limit':>5} {'peak':>7} {'sent':>7} {'next':<5} result"
     )
     lines = [
         f"fault matrix: {len(RESULTS)} rows, {passed} PASS, {len(RESULTS) - passed} FAIL "
-        f"(memory bound {MEMORY_BOUND // MiB} MiB)",
+        f"(memory bound {MEMORY_BOUND // MiB} MiB; time: the faulted call; peak: tracemalloc "
+        "above the baseline; sent: bytes from the hostile camera; next: a new session)",
         header,
         "-" * len(header),
     ]
@@ -522,7 +558,8 @@ def summary_lines() -> list[str]:
         lines.append(
             f"{r.id:<4} {r.phase.value:<16} {_short(dialect + r.fault, 46):<46} "
             f"{r.op.value:<24} {r.expected:<22} {_short(o.raised, 22):<22} "
-            f"{o.elapsed:>5.2f}s {r.limit:>4.1f}s {o.peak / MiB:>5.1f}Mi {o.reconnect:<5} "
+            f"{o.elapsed:>5.2f}s {r.limit:>4.1f}s {o.peak / MiB:>5.1f}Mi {_size(o.sent):>7} "
+            f"{o.reconnect:<5} "
             f"{'PASS' if o.passed else 'FAIL'}"
         )
     failures = [o for o in RESULTS if not o.passed]

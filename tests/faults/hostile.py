@@ -207,8 +207,9 @@ class Link:
         deadline = self._loop.time() + seconds
         with contextlib.suppress(TimeoutError, ConnectionError):
             async with asyncio.timeout_at(deadline):
-                while await self.reader.read(65536):
-                    pass
+                for _ in range(1_000_000):
+                    if not await self.reader.read(65536):
+                        break
         self.abort()
 
     async def deaf(self, seconds: float = HOLD) -> None:
@@ -235,6 +236,7 @@ class Link:
         except (TimeoutError, ConnectionError):
             self.abort()
             return False
+        self.camera.sent += len(data)
         return True
 
     async def trickle(self, data: bytes, interval: float, seconds: float = HOLD) -> None:
@@ -342,6 +344,8 @@ class HostileCamera:
         self.port = 0
         self.event_port = 0
         self.last_response = b""
+        #: bytes written (and drained) to clients so far
+        self.sent = 0
         self.event_link: Link | None = None
         self._event_ready = asyncio.Event()
         self._servers: list[asyncio.Server] = []
@@ -654,15 +658,16 @@ def partial_data(count: int, then: Action) -> Action:
 
 
 def trickle_object(interval: float) -> Action:
-    """Start the object's data phase, then send it one byte every ``interval`` seconds."""
+    """Start the object's data phase and a packet for all of it at once, then send its
+    payload one byte every ``interval`` seconds (each byte is a data event at the client)."""
 
     async def act(link: Link) -> None:
         obj = link.camera.object
         head = link.start_data(len(obj))
-        # CIPA: one Data packet whose payload trickles; Fuji: the container's payload
-        body = obj if link.fuji else struct.pack("<III", 12 + len(obj), 10, link.tid) + obj
+        if not link.fuji:  # CIPA: the header of one Data packet whose payload trickles
+            head += struct.pack("<III", 12 + len(obj), 10, link.tid)
         if await link.send(head):
-            await link.trickle(body, interval)
+            await link.trickle(obj, interval)
             await link.hold()
 
     return act

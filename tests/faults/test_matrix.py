@@ -25,11 +25,14 @@ from pathlib import Path
 
 import pytest
 
+from ptpip import errors
 from ptpip.errors import (
     AccessDenied,
     ConnectionClosed,
     DeviceBusy,
     InitFailError,
+    LocalProtocolError,
+    PtpError,
     RemoteProtocolError,
     ResponseError,
     Timeout,
@@ -118,6 +121,9 @@ def announce(total: int) -> Build:
     return lambda link: link.start_data(total)
 
 
+#: What a local storage failure raises (StorageError where the client has it).
+STORAGE_ERROR: type[PtpError] = getattr(errors, "StorageError", LocalProtocolError)
+
 DEAD_BEEF = b"\xde\xad\xbe\xef" * 4
 ABSURD_EVENT = struct.pack("<IIHI", 0xFFFF_FFFF, 8, 0x4002, 0xFFFF_FFFF)
 FUJI_BAD_CONTAINER = struct.pack("<IHHI", 12, 9, 0x4002, 0)
@@ -197,7 +203,7 @@ ROWS: list[Row] = [
                                                                           k.tid, *range(6)))(k))})),
     Row("H26", T, "Start Data of 1 GiB, endless data", INFO, RemoteProtocolError,
         plan=Plan(ops={GDI: endless(announce(GiB))})),
-    Row("H27", T, "trickle the reply, 1 byte / 0.2 s", INFO, Timeout,
+    Row("H27", T, "trickle the whole reply, 1 byte / 0.2 s", INFO, Timeout,
         plan=Plan(ops={GDI: trickle(lambda k: k.data_in(k.camera.device_info()), 0.2)})),
     Row("F03", T, "stall GetDeviceInfo", INFO, Timeout, plan=Plan(ops={GDI: stall()}),
         fuji=True),
@@ -238,6 +244,9 @@ ROWS: list[Row] = [
         plan=Plan(ops={PART: send(second_start)})),
     Row("H41", DI, "one Data packet claiming 4 GiB, endless", DL, RemoteProtocolError,
         plan=Plan(ops={GET: endless(huge_data_packet, packets=False)}), partial=False),
+    Row("H42", DI, "local disk full, the camera streams on (GetObject)", Op.FULL_DISK,
+        STORAGE_ERROR, deadline=2.0, plan=Plan(ops={GET: endless(announce(GiB))}),
+        partial=False),
     Row("F07", DI, "data container of 4 GiB, endless (GetObject)", DL, RemoteProtocolError,
         plan=Plan(ops={GET: endless(announce(0xFFFF_FFF0), packets=False)}), fuji=True,
         partial=False),
