@@ -36,9 +36,10 @@ from ptpip.errors import (
     RemoteProtocolError,
     ResponseError,
     Timeout,
+    TransactionCancelled,
     TransportError,
 )
-from ptpip.ip.packets import Data, EndData, InitCommandAck
+from ptpip.ip.packets import Cancel, Data, EndData, InitCommandAck
 from ptpip.ptp.codes import UNKNOWN_DATA_LENGTH, OperationCode, ResponseCode
 from tests.faults.harness import Op, Phase, Row, run_row
 from tests.faults.hostile import (
@@ -111,6 +112,36 @@ def two_containers(link: Link) -> bytes:
     return link.start_data(len(obj)) + obj + link.start_data(len(obj)) + obj + link.response(0x2001)
 
 
+def stray_responses(link: Link) -> bytes:
+    """5,000 responses, each for a transaction that is not running."""
+    return b"".join(link.response(0x2001, link.tid + 100 + i) for i in range(5000))
+
+
+def stray_data(link: Link) -> bytes:
+    """A data phase of 1.2 MiB for a transaction that is not running."""
+    tid, piece = link.tid + 100, bytes(60 * 1024)
+    return link.start_data(20 * len(piece), tid) + b"".join(
+        Data(tid, piece).encode() for _ in range(20)
+    )
+
+
+def early_response(link: Link) -> bytes:
+    """2,000 of the 5,000 bytes announced, then OK."""
+    obj = link.camera.object
+    return link.start_data(len(obj)) + link.data(obj[:2000]) + link.response(0x2001)
+
+
+def camera_cancels(link: Link) -> bytes:
+    """2,000 bytes, then the camera cancels (CIPA §2.7 allows it) and says so."""
+    obj = link.camera.object
+    return (
+        link.start_data(len(obj))
+        + link.data(obj[:2000])
+        + Cancel(link.tid).encode()
+        + link.response(ResponseCode.TRANSACTION_CANCELLED)
+    )
+
+
 def huge_data_packet(link: Link) -> bytes:
     """Start Data for the object, then one Data packet claiming 4 GiB."""
     return link.start_data(OBJECT_SIZE) + struct.pack("<III", 0xFFFF_FFFF, 10, link.tid)
@@ -172,6 +203,8 @@ ROWS: list[Row] = [
         plan=Plan(event_init=stall())),
     Row("H13", A, "InitFail 3 on the event connection", CONNECT, InitFailError, reason=3,
         plan=Plan(event_init=init_fail(3))),
+    Row("H70", A, "ack, then the command connection closes", CONNECT, ConnectionClosed,
+        plan=Plan(init=send(ack, then=close()))),
     # -- mid-transaction ---------------------------------------------------------------------
     Row("H14", T, "stall GetDeviceInfo", INFO, Timeout, plan=Plan(ops={GDI: stall()})),
     Row("V07", T, "stall GetStorageIDs (Faults.stall)", IDS, Timeout,
@@ -205,6 +238,13 @@ ROWS: list[Row] = [
         plan=Plan(ops={GDI: endless(announce(GiB))})),
     Row("H27", T, "trickle the whole reply, 1 byte / 0.2 s", INFO, Timeout,
         plan=Plan(ops={GDI: trickle(lambda k: k.data_in(k.camera.device_info()), 0.2)})),
+    Row("H71", T, "5,000 responses for other TIDs, no answer", INFO, Timeout,
+        plan=Plan(ops={GDI: send(stray_responses)})),
+    Row("H72", T, "1.2 MiB of data for another TID, no answer", INFO, Timeout,
+        plan=Plan(ops={GDI: send(stray_data)})),
+    Row("H73", T, "DeviceInfo dataset cut to 10 bytes", INFO, RemoteProtocolError,
+        plan=Plan(ops={GDI: send(lambda k: k.data_in(k.camera.device_info()[:10])
+                                 + k.response(0x2001))})),
     Row("F03", T, "stall GetDeviceInfo", INFO, Timeout, plan=Plan(ops={GDI: stall()}),
         fuji=True),
     Row("F04", T, "container of unknown type 7", INFO, RemoteProtocolError,
@@ -244,6 +284,13 @@ ROWS: list[Row] = [
         plan=Plan(ops={PART: send(second_start)})),
     Row("H41", DI, "one Data packet claiming 4 GiB, endless", DL, RemoteProtocolError,
         plan=Plan(ops={GET: endless(huge_data_packet, packets=False)}), partial=False),
+    Row("H74", DI, "OK after 2,000 of 5,000 bytes (GetPartialObject)", DL,
+        RemoteProtocolError, plan=Plan(ops={PART: send(early_response)})),
+    Row("H75", DI, "empty data phase for 5,000 bytes (GetObject)", DL, RemoteProtocolError,
+        plan=Plan(ops={GET: send(lambda k: k.data_in(b"") + k.response(0x2001))}),
+        partial=False),
+    Row("H76", DI, "the camera cancels after 2,000 bytes", DL, TransactionCancelled,
+        plan=Plan(ops={PART: send(camera_cancels)})),
     Row("H42", DI, "local disk full, the camera streams on (GetObject)", Op.FULL_DISK,
         STORAGE_ERROR, deadline=2.0, plan=Plan(ops={GET: endless(announce(GiB))}),
         partial=False),
@@ -288,6 +335,8 @@ ROWS: list[Row] = [
         plan=Plan(ops={GDI: flood_probes_and_stall()})),
     Row("F13", EV, "event socket lost during a stalled call", INFO, ConnectionClosed,
         timeout=2.0, deadline=1.0, plan=Plan(ops={GDI: on_events(drop)}), fuji=True),
+    Row("F15", EV, "event connection closed as it opens", INFO, ConnectionClosed,
+        timeout=2.0, deadline=1.0, plan=Plan(event_init=close()), fuji=True),
     Row("F14", EV, "container of unknown type on the event socket", INFO,
         RemoteProtocolError, timeout=2.0, deadline=1.0,
         plan=Plan(ops={GDI: on_events(write(lambda k: FUJI_BAD_CONTAINER))}), fuji=True),
