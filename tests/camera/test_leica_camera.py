@@ -125,7 +125,8 @@ async def virtual_leica(
     card: Path, faults: Faults | None = None, **options: Any
 ) -> AsyncIterator[tuple[VirtualCamera, LeicaCamera, Wire]]:
     personality = LeicaCamera(card, **options)
-    camera = VirtualCamera(personality, port=0, faults=faults)
+    # seed 000's ConnectionNumber 1 (the camera's own numbers are random)
+    camera = VirtualCamera(personality, port=0, faults=faults, connection_numbers=lambda: 1)
     await camera.start()
     wire = Wire(camera.port)
     try:

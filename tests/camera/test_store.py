@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import ExifTags, Image
@@ -414,6 +417,8 @@ def test_protected_objects_survive(store: ObjectStore) -> None:
 
 
 def test_a_read_only_store_refuses_changes(tmp_path: Path) -> None:
+    generate_sample_images(tmp_path / FOLDER)
+    before = snapshot(tmp_path)
     store = ObjectStore(tmp_path, read_only=True)
     assert store.storage_info(SID).access_capability == 1
     for change in (lambda: store.delete(ALL), store.add_capture):
@@ -421,6 +426,24 @@ def test_a_read_only_store_refuses_changes(tmp_path: Path) -> None:
             change()
         assert error_code(exc) == ResponseCode.STORE_READ_ONLY
     assert len(store.handles()) == 6
+    assert snapshot(tmp_path) == before
+
+
+def test_a_read_only_store_never_writes_not_even_samples(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path, read_only=True)
+    assert store.handles() == ()
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(FileNotFoundError):
+        ObjectStore(tmp_path / "missing", read_only=True)
+    assert not (tmp_path / "missing").exists()
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path below ``root`` with its bytes (None: a folder)."""
+    return {
+        str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
+        for p in sorted(root.rglob("*"))
+    }
 
 
 # -- safety --------------------------------------------------------------------------------
@@ -466,6 +489,133 @@ def test_a_folder_swapped_for_a_symlink_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as exc:
         store.open(handle)
     assert error_code(exc) == ResponseCode.ACCESS_DENIED
+
+
+@pytest.fixture
+def swap_setup(tmp_path: Path) -> tuple[ObjectStore, int, Path]:
+    """A card, its IMG_0001.JPG's handle, and a folder outside it holding a secret file of
+    the same name."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    Image.new("RGB", (64, 48), "red").save(outside / "IMG_0001.JPG", "JPEG")
+    store = ObjectStore(tmp_path / "card")
+    return store, store.lookup(FOLDER / "IMG_0001.JPG"), outside
+
+
+def swap_folder_for_symlink(store: ObjectStore, outside: Path) -> None:
+    """What an attacker with write access to the card does: the file's folder moves
+    aside and a symlink to a folder outside takes its place."""
+    folder = store.root / FOLDER
+    folder.rename(folder.with_name("moved-away"))
+    folder.symlink_to(outside, target_is_directory=True)
+
+
+def swap_right_before(
+    monkeypatch: pytest.MonkeyPatch, name: str, swap: Callable[[], None], *calls: str
+) -> list[str]:
+    """Patch the ``os`` functions ``calls`` to run ``swap`` right before the first one that
+    names the file ``name``: after every check the store made, before it touches the file."""
+    done: list[str] = []
+    for call in calls:
+        real = getattr(os, call)
+
+        def patched(
+            path: object, *args: Any, _real: Any = real, _call: str = call, **kw: Any
+        ) -> Any:
+            if not done and os.fspath(path).endswith(name):  # type: ignore[call-overload]
+                done.append(_call)
+                swap()
+            return _real(path, *args, **kw)
+
+        monkeypatch.setattr(os, call, patched)
+    return done
+
+
+def test_a_folder_swapped_between_check_and_open_never_leads_outside(
+    swap_setup: tuple[ObjectStore, int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, handle, outside = swap_setup
+    secret = (outside / "IMG_0001.JPG").read_bytes()
+    with store.open(handle) as fp:
+        inside = fp.read()
+    store._thumbs.clear()  # the thumbnail must be made from the file now
+    done = swap_right_before(
+        monkeypatch, "IMG_0001.JPG", lambda: swap_folder_for_symlink(store, outside), "open"
+    )
+    try:
+        thumb = store.thumbnail(handle)
+    except StoreError as exc:
+        assert exc.code == ResponseCode.ACCESS_DENIED
+    else:
+        with Image.open(io.BytesIO(thumb)) as img:
+            assert img.convert("RGB").getpixel((5, 5)) != (254, 0, 0)  # not the red secret
+            assert img.size != (64, 48)
+    assert done == ["open"]
+    monkeypatch.undo()
+    # the folder is a symlink now: refused, never followed
+    for call in (store.open, store.object_info, store.thumbnail, store.size):
+        with pytest.raises(StoreError):
+            call(handle)
+    assert secret != inside
+
+
+def test_a_source_made_before_a_swap_never_sends_the_outside_file(
+    swap_setup: tuple[ObjectStore, int, Path],
+) -> None:
+    store, handle, outside = swap_setup
+    source = store.source(handle)
+    swap_folder_for_symlink(store, outside)
+    with pytest.raises(StoreError) as exc:
+        b"".join(source.chunks(4096))
+    assert error_code(exc) == ResponseCode.ACCESS_DENIED
+
+
+def test_a_folder_swapped_before_the_unlink_never_deletes_outside(
+    swap_setup: tuple[ObjectStore, int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, handle, outside = swap_setup
+    done = swap_right_before(
+        monkeypatch,
+        "IMG_0001.JPG",
+        lambda: swap_folder_for_symlink(store, outside),
+        "unlink",
+        "remove",
+    )
+    with contextlib.suppress(StoreError):
+        store.delete(handle)
+    assert done
+    assert (outside / "IMG_0001.JPG").exists()
+
+
+def test_a_capture_into_a_swapped_folder_stays_inside(
+    swap_setup: tuple[ObjectStore, int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, _, outside = swap_setup
+    before = sorted(p.name for p in outside.iterdir())
+    swap_folder_for_symlink(store, outside)
+    with contextlib.suppress(StoreError):
+        store.add_capture()
+    assert sorted(p.name for p in outside.iterdir()) == before
+
+
+def test_a_fifo_swapped_in_is_refused_without_blocking(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "card")
+    handle = store.lookup(FOLDER / "IMG_0002.JPG")
+    path = store.root / FOLDER / "IMG_0002.JPG"
+    path.unlink()
+    os.mkfifo(path)
+    for call in (store.open, store.read_bytes, store.source):
+        with pytest.raises(StoreError) as exc:
+            call(handle)
+        assert error_code(exc) == ResponseCode.ACCESS_DENIED
+
+
+def test_a_folder_has_no_data(store: ObjectStore) -> None:
+    folder = store.lookup(FOLDER)
+    for call in (store.open, store.read_bytes, store.source):
+        with pytest.raises(StoreError) as exc:
+            call(folder)
+        assert error_code(exc) == ResponseCode.ACCESS_DENIED
 
 
 def test_unservable_names_are_skipped(tmp_path: Path) -> None:

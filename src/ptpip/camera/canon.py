@@ -191,8 +191,9 @@ class CanonCamera(GenericCamera):
         pairing_delay: float | None = None,
         liveview_warmup_calls: int = 5,
         liveview_warmup: float = 0.0,
+        read_only: bool = False,
     ) -> None:
-        super().__init__(storage, model=model, serial_number=serial_number)
+        super().__init__(storage, model=model, serial_number=serial_number, read_only=read_only)
         self.mac = bytes.fromhex(mac.replace(":", "").replace("-", ""))
         if len(self.mac) != 6:
             raise ValueError(f"a MAC address has 6 bytes: {mac!r}")
@@ -478,7 +479,7 @@ class CanonCamera(GenericCamera):
                 session=s,
             )
             if destination & DESTINATION_HOST:  # 6: also to the host, from the card's copy
-                data = self.store.path(handle).read_bytes()
+                data = self.store.read_bytes(handle)
                 self._hold_for_host(s, handle, _RamImage(info.filename, data, datetime.now()))
             return
         now = datetime.now()

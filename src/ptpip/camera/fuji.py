@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw, ImageFont
 
 from ptpip.camera import fuji_props as fp
-from ptpip.camera.personality import BytesSource, FileSource, Personality, Reply, operation
+from ptpip.camera.personality import BytesSource, Personality, Reply, operation
 from ptpip.camera.props import PropertyError, PropertyStore
 from ptpip.camera.server import ExtraListener, ListenerKind
 from ptpip.camera.store import ObjectStore, StoreError
@@ -139,10 +139,11 @@ class FujiCamera(Personality):
         pairing: bool = False,
         pairing_delay: float | None = None,
         liveview_fps: float = 10.0,
+        read_only: bool = False,
     ) -> None:
         self.model = model
         self.serial_number = serial_number
-        self.store = ObjectStore(storage, model=model)
+        self.store = ObjectStore(storage, model=model, read_only=read_only)
         self.props = PropertyStore(fp.fuji_properties())
         #: with pairing, an unknown client name is refused with InitFail 0x2019 until the
         #: user confirms it on the camera (confirm_pairing, or pairing_delay seconds later)
@@ -378,7 +379,7 @@ class FujiCamera(Personality):
         left = self.props.get(fp.CAPTURES_REMAINING)
         assert isinstance(left, int)
         self.props.update(fp.CAPTURES_REMAINING, max(0, left - 1))
-        preview = self.store.path(handle).read_bytes()
+        preview = self.store.read_bytes(handle)
         tid = r.transaction_id
         self._pending = _Capture(tid, handle, preview)
         return Reply(
@@ -456,19 +457,13 @@ class FujiCamera(Personality):
 
     @operation(OperationCode.GET_OBJECT)
     async def _get_object(self, s: ServerSession, r: RequestReceived, d: _Data) -> Reply:
-        handle = self._image(_param(r, 0))
-        return Reply.with_data(FileSource(self.store.path(handle), 0, self.store.size(handle)))
+        return Reply.with_data(self.store.source(self._image(_param(r, 0))))
 
     @operation(OperationCode.GET_PARTIAL_OBJECT)
     async def _get_partial_object(self, s: ServerSession, r: RequestReceived, d: _Data) -> Reply:
         handle = self._image(_param(r, 0))
-        offset, limit = _param(r, 1), _param(r, 2, _ALL)
-        size = self.store.size(handle)
-        if offset > size:
-            return Reply(ResponseCode.INVALID_PARAMETER)
-        length = min(limit, size - offset)
-        source = FileSource(self.store.path(handle), offset, length)
-        return Reply(ResponseCode.OK, (length,), source)
+        source = self.store.source(handle, _param(r, 1), _param(r, 2, _ALL))
+        return Reply(ResponseCode.OK, (source.size,), source)
 
 
 def _make_pictures(model: str) -> list[bytes]:

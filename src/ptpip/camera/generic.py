@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ptpip.camera.personality import FileSource, Personality, Reply, operation
+from ptpip.camera.personality import Personality, Reply, operation
 from ptpip.camera.props import PropertyError, PropertyStore, generic_properties
 from ptpip.camera.store import ObjectStore, StoreError
 from ptpip.ip.responder import RequestReceived
@@ -50,10 +50,12 @@ class GenericCamera(Personality):
         *,
         model: str = "ptpip virtual camera",
         serial_number: str = "PTPIP0000001",
+        read_only: bool = False,
     ) -> None:
         self.model = model
         self.serial_number = serial_number
-        self.store = ObjectStore(storage, model=model)
+        #: read_only: the card is never written (DeleteObject and capture: StoreReadOnly)
+        self.store = ObjectStore(storage, model=model, read_only=read_only)
         self.props = PropertyStore(generic_properties(model))
         self.capture_count = 0
 
@@ -124,20 +126,14 @@ class GenericCamera(Personality):
 
     @operation(OperationCode.GET_OBJECT)
     async def _get_object(self, s: ServerSession, r: RequestReceived, d: _Data) -> Reply:
-        handle = _param(r, 0)
-        return Reply.with_data(FileSource(self.store.path(handle), 0, self.store.size(handle)))
+        return Reply.with_data(self.store.source(_param(r, 0)))  # a folder: AccessDenied
 
     @operation(OperationCode.GET_PARTIAL_OBJECT)
     async def _get_partial_object(self, s: ServerSession, r: RequestReceived, d: _Data) -> Reply:
         handle, offset, limit = _param(r, 0), _param(r, 1), _param(r, 2, _ALL)
-        size = self.store.size(handle)
-        if offset > size:
-            return Reply(ResponseCode.INVALID_PARAMETER)
-        length = min(limit, size - offset)
+        source = self.store.source(handle, offset, limit)
         # ISO 15740: the response's first parameter is the number of bytes sent.
-        return Reply(
-            ResponseCode.OK, (length,), FileSource(self.store.path(handle), offset, length)
-        )
+        return Reply(ResponseCode.OK, (source.size,), source)
 
     @operation(OperationCode.GET_THUMB)
     async def _get_thumb(self, s: ServerSession, r: RequestReceived, d: _Data) -> Reply:

@@ -167,8 +167,9 @@ class LeicaCamera(GenericCamera):
         heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT,
         close_session_tid_zero: bool = True,
         liveview_fps: float = 10.0,
+        read_only: bool = False,
     ) -> None:
-        super().__init__(storage, model=model, serial_number=serial_number)
+        super().__init__(storage, model=model, serial_number=serial_number, read_only=read_only)
         self.props = PropertyStore(leica_properties(model))
         self.heartbeat_timeout = heartbeat_timeout or None
         self.close_session_tid_zero = close_session_tid_zero

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ __all__ = [
     "THUMB_SIZE",
     "ObjectStore",
     "StoreError",
+    "StoreSource",
     "generate_jpeg",
     "generate_sample_images",
     "jpeg_dimensions",
@@ -58,7 +60,17 @@ _U32_MAX = 0xFFFF_FFFF
 #: FreeSpaceInImages assumes a typical full-size JPEG of this many bytes.
 _IMAGE_BYTES_ESTIMATE = 8 << 20
 _THUMB_CACHE_LIMIT = 1024
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+# Every disk access walks down from the root one directory fd at a time, never following a
+# symlink (O_NOFOLLOW on each component): a folder swapped for a symlink after a check cannot
+# lead outside the root, and a FIFO swapped in cannot block (O_NONBLOCK; only regular files
+# are served).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
+_READ_FLAGS = os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+#: errno values of a path component that is not the folder it was (a symlink, a file).
+_SWAPPED = {errno.ELOOP, errno.ENOTDIR, getattr(errno, "EMLINK", errno.ELOOP)}
 
 
 class StoreError(Exception):
@@ -110,8 +122,11 @@ class ObjectStore:
         self.read_only = read_only
         self._clock = clock
         root = Path(root)
-        root.mkdir(parents=True, exist_ok=True)
+        if not read_only:  # a read-only card is never written to, not even created
+            root.mkdir(parents=True, exist_ok=True)
         self.root = root.resolve(strict=True)
+        if not self.root.is_dir():
+            raise NotADirectoryError(f"{self.root} is not a folder")
         self._entries: dict[int, _Entry] = {}
         self._top: dict[str, int] = {}
         self._next_handle = 1
@@ -120,7 +135,7 @@ class ObjectStore:
         self._thumbs: dict[int, tuple[tuple[int, int], bytes]] = {}
         self._dims: dict[int, tuple[tuple[int, int], tuple[int, int, int]]] = {}
         with os.scandir(self.root) as it:
-            empty = next(it, None) is None
+            empty = next(it, None) is None and not read_only
         if empty:
             generate_sample_images(self.root / "DCIM" / "100PTPIP", model=model, clock=clock)
         added, _ = self.rescan()
@@ -149,13 +164,13 @@ class ObjectStore:
     ) -> dict[str, int]:
         found: list[tuple[str, bool]] = []
         try:
-            with os.scandir(folder) as it:
+            with self._folder_fd(folder) as fd, os.scandir(fd) as it:
                 for item in it:
                     kind = _kind(item)
                     if kind is not None and _servable(item.name):
                         found.append((item.name, kind))
-        except OSError:
-            found = []  # the folder vanished or is unreadable: it lists as empty
+        except (OSError, StoreError):
+            found = []  # the folder vanished, is unreadable or became a symlink: empty
         found.sort()
         new: dict[str, int] = {}
         for name, is_folder in found:
@@ -248,8 +263,8 @@ class ObjectStore:
         used = 0
         for entry in self._entries.values():
             if entry.children is None:
-                with contextlib.suppress(OSError):
-                    used += os.lstat(entry.path).st_size
+                with contextlib.suppress(StoreError):
+                    used += self._lstat(entry).st_size
         return self.max_capacity, max(0, min(usage.free, self.max_capacity - used))
 
     def handles(
@@ -292,16 +307,43 @@ class ObjectStore:
 
     def _checked_path(self, entry: _Entry) -> Path:
         # The index holds resolved paths, so any symlink swapped in since the scan (the object
-        # itself or a folder above it) makes realpath differ: never serve outside root.
+        # itself or a folder above it) makes realpath differ. Only a report: every access
+        # below goes through _parent_fd, which cannot be led outside the root.
         if os.path.realpath(entry.path) != str(entry.path):
             raise StoreError(
                 ResponseCode.ACCESS_DENIED, f"{entry.name} is no longer under the root"
             )
         return entry.path
 
+    # -- safe disk access ------------------------------------------------------------------
+
+    def _parts(self, path: Path) -> tuple[str, ...]:
+        return path.relative_to(self.root).parts
+
+    @contextlib.contextmanager
+    def _folder_fd(self, folder: Path) -> Iterator[int]:
+        """An fd of ``folder`` (the root or a folder below it), opened one component at a
+        time from the root without following symlinks."""
+        fd = _open_dir(str(self.root), None, "the card")
+        try:
+            for part in self._parts(folder):
+                child = _open_dir(part, fd, part)
+                os.close(fd)
+                fd = child
+            yield fd
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _parent_fd(self, entry: _Entry) -> Iterator[int]:
+        """An fd of the folder that holds ``entry`` (see :meth:`_folder_fd`)."""
+        with self._folder_fd(entry.path.parent) as fd:
+            yield fd
+
     def _lstat(self, entry: _Entry) -> os.stat_result:
         try:
-            st = os.lstat(self._checked_path(entry))
+            with self._parent_fd(entry) as parent:
+                st = os.stat(entry.name, dir_fd=parent, follow_symlinks=False)
         except FileNotFoundError:
             raise StoreError(ResponseCode.INVALID_OBJECT_HANDLE, f"{entry.name} is gone") from None
         except OSError as exc:
@@ -311,8 +353,33 @@ class ObjectStore:
             raise StoreError(ResponseCode.ACCESS_DENIED, f"{entry.name} changed kind on disk")
         return st
 
+    def _open_fd(self, entry: _Entry) -> int:
+        """A read-only fd of the regular file ``entry``, reached without following symlinks."""
+        if entry.children is not None:
+            raise StoreError(ResponseCode.ACCESS_DENIED, f"{entry.name} is a folder")
+        try:
+            with self._parent_fd(entry) as parent:
+                fd = os.open(entry.name, _READ_FLAGS, dir_fd=parent)
+        except FileNotFoundError:
+            raise StoreError(ResponseCode.INVALID_OBJECT_HANDLE, f"{entry.name} is gone") from None
+        except OSError as exc:
+            if exc.errno in _SWAPPED:
+                raise StoreError(
+                    ResponseCode.ACCESS_DENIED, f"{entry.name} is no longer under the root"
+                ) from None
+            raise StoreError(ResponseCode.ACCESS_DENIED, f"{entry.name}: {exc}") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StoreError(ResponseCode.ACCESS_DENIED, f"{entry.name} is not a regular file")
+            os.set_blocking(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
     def path(self, handle: int) -> Path:
-        """The object's path on disk, checked to be under root."""
+        """The object's path on disk, checked to be under root (for display: read with
+        :meth:`open`, :meth:`source` or :meth:`read_bytes`, which cannot be redirected)."""
         return self._checked_path(self._entry(handle))
 
     def size(self, handle: int) -> int:
@@ -322,25 +389,34 @@ class ObjectStore:
 
     def open(self, handle: int) -> BinaryIO:
         """A read-only binary file object for streaming the object's data; the caller closes it."""
-        entry = self._entry(handle)
-        if entry.children is not None:
-            raise StoreError(ResponseCode.ACCESS_DENIED, f"{entry.name} is a folder")
-        return self._open(entry)
+        return self._open(self._entry(handle))
 
     def _open(self, entry: _Entry) -> BinaryIO:
-        path = self._checked_path(entry)
+        return os.fdopen(self._open_fd(entry), "rb")
+
+    def read_bytes(self, handle: int) -> bytes:
+        """A (small) file's whole content."""
+        with self.open(handle) as fp:
+            return fp.read()
+
+    def source(self, handle: int, offset: int = 0, length: int | None = None) -> StoreSource:
+        """A file's bytes ``offset``… (``length`` of them, or to the end) for a data-in phase.
+
+        A folder has no data: AccessDenied (GetObject, GetPartialObject). The file is opened
+        now to fix its size and identity and again, the same safe way, when sent; if it is
+        no longer the same file by then, sending fails before the data phase starts.
+        """
+        entry = self._entry(handle)
+        fd = self._open_fd(entry)
         try:
-            # O_NOFOLLOW: the file itself must not have become a symlink since the check.
-            fd = os.open(path, _OPEN_FLAGS)
-        except FileNotFoundError:
-            raise StoreError(ResponseCode.INVALID_OBJECT_HANDLE, f"{entry.name} is gone") from None
-        except OSError as exc:
-            raise StoreError(ResponseCode.ACCESS_DENIED, f"{entry.name}: {exc}") from None
-        file = os.fdopen(fd, "rb")
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            file.close()
-            raise StoreError(ResponseCode.ACCESS_DENIED, f"{entry.name} is not a regular file")
-        return file
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if offset > st.st_size:
+            raise StoreError(ResponseCode.INVALID_PARAMETER, f"offset {offset} past the end")
+        available = st.st_size - offset
+        size = available if length is None else min(length, available)
+        return StoreSource(self, entry, (st.st_dev, st.st_ino), offset, size)
 
     # -- datasets --------------------------------------------------------------------------
 
@@ -491,13 +567,16 @@ class ObjectStore:
         if not st.st_mode & stat.S_IWUSR:
             return ResponseCode.OBJECT_WRITE_PROTECTED
         try:
-            if entry.children is not None:
-                os.rmdir(entry.path)
-            else:
-                os.unlink(entry.path)
+            # Relative to the parent's fd: a folder above swapped for a symlink since the
+            # check cannot redirect the deletion; unlink and rmdir never follow the name.
+            with self._parent_fd(entry) as parent:
+                if entry.children is not None:
+                    os.rmdir(entry.name, dir_fd=parent)
+                else:
+                    os.unlink(entry.name, dir_fd=parent)
         except FileNotFoundError:
             pass
-        except OSError:
+        except (OSError, StoreError):
             return ResponseCode.ACCESS_DENIED
         return 0
 
@@ -534,22 +613,25 @@ class ObjectStore:
         return entry.handle
 
     def _write_new(self, target: _Entry, number: int, data: bytes) -> tuple[str, Path]:
-        for candidate in range(number, 10000):
-            name = f"IMG_{candidate:04d}.JPG"
-            path = target.path / name
-            try:
-                out = open(path, "xb")  # noqa: SIM115 -- "x": never overwrite
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise StoreError(ResponseCode.STORE_FULL, f"cannot write {name}: {exc}") from exc
-            try:
-                with out:
-                    out.write(data)
-            except OSError as exc:
-                path.unlink(missing_ok=True)  # no half-written capture on the card
-                raise StoreError(ResponseCode.STORE_FULL, f"cannot write {name}: {exc}") from exc
-            return name, path
+        try:
+            with self._folder_fd(target.path) as folder:
+                for candidate in range(number, 10000):
+                    name = f"IMG_{candidate:04d}.JPG"
+                    try:
+                        # O_EXCL: never overwrite (nor follow a symlink planted there)
+                        fd = os.open(name, _CREATE_FLAGS, 0o666, dir_fd=folder)
+                    except FileExistsError:
+                        continue
+                    try:
+                        with os.fdopen(fd, "wb") as out:
+                            out.write(data)
+                    except OSError:
+                        with contextlib.suppress(OSError):  # no half-written capture
+                            os.unlink(name, dir_fd=folder)
+                        raise
+                    return name, target.path / name
+        except OSError as exc:
+            raise StoreError(ResponseCode.STORE_FULL, f"cannot write a capture: {exc}") from exc
         raise StoreError(ResponseCode.STORE_FULL, f"{target.name} has no free file number")
 
     def _capture_folder(self) -> _Entry:
@@ -582,7 +664,12 @@ class ObjectStore:
         base = self.root if parent == 0 else self._entries[parent].path
         path = base / name
         try:
-            path.mkdir(exist_ok=True)
+            with self._folder_fd(base) as fd:
+                try:
+                    os.mkdir(name, dir_fd=fd)
+                except FileExistsError:
+                    if not stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                        raise
         except OSError as exc:
             raise StoreError(ResponseCode.STORE_FULL, f"cannot create {name}: {exc}") from exc
         siblings = self._children_of(parent)
@@ -592,6 +679,56 @@ class ObjectStore:
         entry = self._register(parent, name, path, True)
         siblings[name] = entry.handle
         return entry
+
+
+class StoreSource:
+    """A byte range of a file in the store, read as it is sent (a 4 GiB object never sits
+    in memory), through the store's symlink-proof walk."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        entry: _Entry,
+        identity: tuple[int, int],
+        offset: int,
+        size: int,
+    ) -> None:
+        self._store = store
+        self._entry = entry
+        self._identity = identity
+        self.offset = offset
+        self.size = size
+
+    def chunks(self, chunk_size: int) -> Iterator[bytes]:
+        fd = self._store._open_fd(self._entry)
+        try:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) != self._identity:
+                raise StoreError(
+                    ResponseCode.ACCESS_DENIED, f"{self._entry.name} was replaced on disk"
+                )
+            pos, end = self.offset, self.offset + self.size
+            while pos < end:
+                piece = os.pread(fd, min(chunk_size, end - pos), pos)
+                if not piece:
+                    raise OSError(f"{self._entry.name} shrank while being sent")
+                pos += len(piece)
+                yield piece
+        finally:
+            os.close(fd)
+
+
+def _open_dir(name: str, dir_fd: int | None, what: str) -> int:
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise StoreError(ResponseCode.INVALID_OBJECT_HANDLE, f"{what} is gone") from None
+    except OSError as exc:
+        if exc.errno in _SWAPPED:
+            raise StoreError(
+                ResponseCode.ACCESS_DENIED, f"{what} is no longer a folder under the root"
+            ) from None
+        raise
 
 
 def _kind(item: os.DirEntry[str]) -> bool | None:

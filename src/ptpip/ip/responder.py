@@ -9,6 +9,7 @@ data-in phases and responses go out through :meth:`Responder.data_in_start`,
 from __future__ import annotations
 
 import struct
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
@@ -168,6 +169,9 @@ class Responder:
         # CIPA allows an empty End Data after Start Data(0); libgphoto2 sends none. Swallow it.
         self._optional_end: int | None = None
         self._data_in: tuple[int, int] | None = None  # (tid, bytes left) of the CIPA data-in
+        # inside a data packet's payload (its header read, its last byte not yet)
+        self._mid_data = False
+        self._pending: deque[ResponderEvent] = deque()
 
     @property
     def ready(self) -> bool:
@@ -253,11 +257,43 @@ class Responder:
     # -- input -------------------------------------------------------------------------------
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[ResponderEvent]:
-        self._framer.feed(data)
+        """Every event ``data`` completes (see :meth:`feed` for taking them one at a time)."""
+        self.feed(data)
         out: list[ResponderEvent] = []
-        while (item := self._framer.next_event()) is not None:
-            self._handle(item, out)
+        while (event := self.next_event()) is not None:
+            out.append(event)
         return out
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Bytes from the initiator; nothing is decoded until :meth:`next_event` asks.
+
+        A caller that stops asking (its queues are full) leaves the rest as raw bytes in the
+        framer, so what it holds stays bounded by what it read.
+        """
+        self._framer.feed(data)
+
+    def next_event(self) -> ResponderEvent | None:
+        """The next event from the bytes fed so far, or None when more are needed."""
+        while not self._pending:
+            item = self._framer.next_event()
+            if item is None:
+                return None
+            out: list[ResponderEvent] = []
+            self._handle(item, out)
+            self._pending.extend(out)
+        return self._pending.popleft()
+
+    @property
+    def mid_packet(self) -> bool:
+        """Whether the initiator stopped inside a packet (its next bytes would not start
+        one): after a timeout the connection is then unusable."""
+        return self._mid_data or self._framer.buffered > 0
+
+    def abandon_data_out(self, transaction_id: int) -> None:
+        """Give up on the data-out phase of ``transaction_id`` (it timed out and was answered):
+        data for it that still comes is stray."""
+        if self._data_out is not None and self._data_out.tid == transaction_id:
+            self._data_out = None
 
     def _handle(self, item: FrameEvent, out: list[ResponderEvent]) -> None:
         if isinstance(item, DataChunk):
@@ -314,6 +350,7 @@ class Responder:
             out.append(DataOutChunk(item.transaction_id, b"", True))
 
     def _handle_chunk(self, chunk: DataChunk, out: list[ResponderEvent]) -> None:
+        self._mid_data = not chunk.last
         d = self._data_out
         if d is None or d.tid != chunk.transaction_id:
             if chunk.end_data and chunk.transaction_id == self._optional_end and not chunk.data:
