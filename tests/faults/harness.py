@@ -41,7 +41,7 @@ from ptpip.client.identity import IdentityStore
 from ptpip.errors import InitFailError, PtpError
 from ptpip.ptp.codes import ObjectFormatCode, OperationCode
 from ptpip.ptp.datasets import ObjectInfo
-from tests.faults.hostile import HANDLE, OBJECT_NAME, OBJECT_SIZE, HostileCamera, Plan
+from tests.faults.hostile import HANDLE, HOLD, OBJECT_NAME, OBJECT_SIZE, HostileCamera, Plan
 
 __all__ = ["MEMORY_BOUND", "RESULTS", "Observation", "Op", "Phase", "Row", "run_row"]
 
@@ -52,8 +52,9 @@ MEMORY_BOUND = 16 * MiB
 TIMEOUT = 0.5
 #: Slack on top of the timeout for a Timeout row (loaded 2-core machine).
 MARGIN = 0.75
-#: The faulted call is cancelled after its deadline plus this (then it "hangs").
-HANG_GRACE = 6.0
+#: The faulted call is cancelled after its deadline plus this (then it "hangs"); longer
+#: than a hostile fault lasts (HOLD), so a call the camera's giving up ends is seen ending.
+HANG_GRACE = HOLD + 2.0
 #: Size of the big data-out payload of the SetDevicePropValue rows.
 DATA_OUT_SIZE = 8 * MiB
 #: The file the virtual camera serves for its download rows.
@@ -421,7 +422,10 @@ async def _run_op(
     """Run the faulted call with a hard cap; returns (error or None, result)."""
     task = asyncio.ensure_future(coro)
     began = time.monotonic()
-    done, _ = await asyncio.wait({task}, timeout=limit + HANG_GRACE)
+    done, _ = await asyncio.wait({task}, timeout=limit)
+    if not done:  # late: note where it waits, then give it until the hard cap
+        obs.notes.append("at the deadline it waited in " + " > ".join(_await_chain(task)))
+        done, _ = await asyncio.wait({task}, timeout=HANG_GRACE)
     obs.elapsed = time.monotonic() - began
     if not done:
         obs.raised = f"hang (> {limit + HANG_GRACE:.1f} s)"
@@ -432,6 +436,22 @@ async def _run_op(
         return None, None
     error = task.exception()
     return error, None if error is not None else task.result()
+
+
+def _await_chain(task: asyncio.Future[Any]) -> list[str]:
+    """Where a suspended task waits: its ptpip frames along the await chain, outermost first."""
+    where: list[str] = []
+    get_coro = getattr(task, "get_coro", None)
+    coro = get_coro() if get_coro is not None else None
+    for _ in range(64):
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is None:
+            break
+        path = frame.f_code.co_filename
+        if "/ptpip/" in path:
+            where.append(f"{path.rsplit('/ptpip/', 1)[-1]}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+    return where or ["(no ptpip frame)"]
 
 
 async def _close(obs: Observation, cam: Camera | None, what: str) -> None:

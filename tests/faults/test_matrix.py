@@ -41,12 +41,8 @@ from ptpip.errors import (
 )
 from ptpip.ip.packets import Cancel, Data, EndData, InitCommandAck
 from ptpip.ptp.codes import UNKNOWN_DATA_LENGTH, OperationCode, ResponseCode
-from tests.faults.harness import Op, Phase, Row, run_row
-from tests.faults.hostile import (
-    OBJECT_SIZE,
+from tests.faults.actions import (
     Build,
-    Link,
-    Plan,
     close,
     deaf,
     drop,
@@ -66,6 +62,8 @@ from tests.faults.hostile import (
     trickle_object,
     write,
 )
+from tests.faults.harness import Op, Phase, Row, run_row
+from tests.faults.hostile import OBJECT_SIZE, Link, Plan
 
 GDI = OperationCode.GET_DEVICE_INFO
 GSI = OperationCode.GET_STORAGE_IDS
