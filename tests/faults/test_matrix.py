@@ -8,14 +8,20 @@ bounded memory, nothing under a final file name, and that a new session works af
 
 Decisions the rows encode:
 
-- A response or Data packet for another transaction is stray: ignored, never taken as the
-  running transaction's (so H16-H19 end with the real answer, DeviceBusy).
+- A response, Data or InitCommandAck that belongs to no running transaction is stray:
+  ignored, never taken as the running transaction's answer (H17-H19 and H21 end with the
+  real answer, DeviceBusy), and never counted as progress (H16, H71, H72 time out).
 - Losing the event connection ends the session: the command path reports ConnectionClosed
-  at once (H60, H61, F13) rather than carrying on without events, or hanging until a timeout.
+  at once (H60, H61, F13, F15) rather than carrying on without events or waiting for a
+  timeout; garbage there is a RemoteProtocolError at once (H62, H63, F14). Probes are
+  answered but are not progress (H64).
 - A trickle is no progress: the client fails within a few timeouts (deadline 4 x timeout),
   however slowly bytes keep coming (H32, H33).
 - More data than announced, or than ObjectInfo's size, is the camera's fault: a
-  RemoteProtocolError naming the camera, never more than the announced size on disk.
+  RemoteProtocolError naming the camera, never more than the announced size on disk. A
+  local failure (a full disk) is reported as itself, at once, however the camera goes on.
+- Sending is bounded like receiving: a camera that stops reading makes the call time out
+  (H51, F11), and an early answer is seen even while the send is blocked (H53).
 """
 
 from __future__ import annotations
