@@ -430,7 +430,7 @@ async def _run_op(
     if not done:
         obs.raised = f"hang (> {limit + HANG_GRACE:.1f} s)"
         task.cancel()
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             async with asyncio.timeout(5):
                 await task
         return None, None
