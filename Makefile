@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit bench clean venv demo deps
+.PHONY: test lint typecheck unit bench clean venv demo deps fuzz
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ deps:
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Not part of `make test`: a bounded fuzzing run (decoders and live loopback sockets).
+fuzz: $(STAMP)
+	$(BIN)/python -m fuzz
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
