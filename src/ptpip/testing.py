@@ -31,7 +31,12 @@ T = TypeVar("T")
 
 
 class RunningCamera:
-    """A :class:`VirtualCamera` served by its own event loop in a daemon thread."""
+    """A :class:`VirtualCamera` served by its own event loop in a daemon thread.
+
+    ``options`` go to :func:`~ptpip.camera.factory.make_camera`: ``read_only``, the
+    server's timeouts (``handshake_timeout``, ``idle_timeout``, ``probe_after``,
+    ``probe_timeout``, ``data_timeout``) and the personality's own options.
+    """
 
     def __init__(
         self,

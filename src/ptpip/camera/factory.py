@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ptpip.camera.personality import Personality
-from ptpip.camera.server import Faults, VirtualCamera
+from ptpip.camera.server import (
+    DEFAULT_DATA_TIMEOUT,
+    DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_PROBE_AFTER,
+    DEFAULT_PROBE_TIMEOUT,
+    Faults,
+    VirtualCamera,
+    random_connection_number,
+)
 from ptpip.ptp.codes import Vendor
 
 __all__ = ["DEFAULT_PORTS", "PERSONALITIES", "VENDORS", "make_camera", "make_personality"]
@@ -31,16 +41,27 @@ DEFAULT_PORTS: dict[Vendor, int] = {
 
 
 def make_personality(
-    vendor: Vendor | str, storage: Path, model: str | None = None, **options: Any
+    vendor: Vendor | str,
+    storage: Path,
+    model: str | None = None,
+    *,
+    read_only: bool = False,
+    **options: Any,
 ) -> Personality:
-    """The personality of ``vendor``; ``options`` go to its constructor (pairing, fps, ...)."""
+    """The personality of ``vendor``; ``options`` go to its constructor (pairing, fps, ...).
+
+    ``read_only``: the card folder is never written (DeleteObject and capture to the card
+    answer StoreReadOnly; an empty folder gets no sample images).
+    """
     v = Vendor(vendor.lower()) if isinstance(vendor, str) else vendor
     if v not in PERSONALITIES:
         names = ", ".join(x.value for x in PERSONALITIES)
         raise ValueError(f"no virtual {v.value} camera in this version (available: {names})")
     module, cls, default_model = PERSONALITIES[v]
     klass = getattr(importlib.import_module(module), cls)
-    personality: Personality = klass(storage, model=model or default_model, **options)
+    personality: Personality = klass(
+        storage, model=model or default_model, read_only=read_only, **options
+    )
     return personality
 
 
@@ -53,14 +74,32 @@ def make_camera(
     port: int = 15740,
     faults: Faults | None = None,
     port_overrides: dict[str, int] | None = None,
+    read_only: bool = False,
+    handshake_timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT,
+    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+    probe_after: float = DEFAULT_PROBE_AFTER,
+    probe_timeout: float | None = DEFAULT_PROBE_TIMEOUT,
+    data_timeout: float | None = DEFAULT_DATA_TIMEOUT,
+    connection_numbers: Callable[[], int] = random_connection_number,
     **options: Any,
 ) -> VirtualCamera:
     """A ready-to-start virtual camera (call ``await camera.start()``).
 
     ``port_overrides`` moves an extra listener ("event", "stream") off command port + offset;
-    ``options`` go to the personality (e.g. Fuji's ``pairing``, ``liveview_fps``).
+    the timeouts and ``connection_numbers`` are :class:`VirtualCamera`'s; ``options`` go to
+    the personality (e.g. Fuji's ``pairing``, ``liveview_fps``).
     """
-    personality = make_personality(vendor, Path(storage), model, **options)
+    personality = make_personality(vendor, Path(storage), model, read_only=read_only, **options)
     return VirtualCamera(
-        personality, host=host, port=port, faults=faults, port_overrides=port_overrides
+        personality,
+        host=host,
+        port=port,
+        faults=faults,
+        port_overrides=port_overrides,
+        handshake_timeout=handshake_timeout,
+        idle_timeout=idle_timeout,
+        probe_after=probe_after,
+        probe_timeout=probe_timeout,
+        data_timeout=data_timeout,
+        connection_numbers=connection_numbers,
     )
