@@ -7,10 +7,14 @@ loop a bound. No peer misbehaviour may leave a traceback in the log.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import logging
+import shutil
 import socket
 import struct
+import subprocess
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -20,6 +24,9 @@ from typing import Any, TypeVar
 import pytest
 
 from ptpip.camera.server import ServerSession, VirtualCamera
+from ptpip.camera.store import ObjectStore, generate_sample_images
+from ptpip.client.camera import connect
+from ptpip.client.identity import IdentityStore
 from ptpip.ip.packets import (
     Data,
     EndData,
@@ -35,6 +42,7 @@ from ptpip.ip.packets import (
     decode_packet,
 )
 from ptpip.ptp.codes import DataPhase, InitFailReason, OperationCode, ResponseCode
+from ptpip.ptp.datasets import StorageInfo
 from ptpip.testing import RunningCamera
 
 T = TypeVar("T")
@@ -584,3 +592,131 @@ def test_a_session_gets_one_event_connection(tmp_path: Path) -> None:
         assert isinstance(third.init_event(client.number), InitFail)
         assert client.cmd.transact(OperationCode.GET_STORAGE_IDS)[0] == ResponseCode.OK
         client.close()
+
+
+# -- serving the card -------------------------------------------------------------------------
+
+
+def store_of(cam: RunningCamera) -> ObjectStore:
+    store = getattr(cam.personality, "store", None)
+    assert isinstance(store, ObjectStore)
+    return store
+
+
+def card_digest(root: Path) -> dict[str, str | None]:
+    """Every path below ``root`` with its content's hash (None: a folder)."""
+    return {
+        str(path.relative_to(root)): None
+        if path.is_dir()
+        else hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+    }
+
+
+@pytest.mark.parametrize("vendor", ["generic", "canon", "leica"])
+def test_a_folder_has_no_data_to_get(tmp_path: Path, vendor: str) -> None:
+    with camera(tmp_path, vendor) as cam:
+        folder = in_camera(cam, lambda v: store_of(cam).lookup("DCIM/100PTPIP"))
+        client = Client(cam.port)
+        for code, params in (
+            (OperationCode.GET_OBJECT, (folder,)),
+            (OperationCode.GET_PARTIAL_OBJECT, (folder, 0, 1024)),
+        ):
+            assert client.cmd.transact(code, *params) == (ResponseCode.ACCESS_DENIED, None)
+        assert client.cmd.transact(OperationCode.GET_THUMB, folder) == (
+            ResponseCode.NO_THUMBNAIL_PRESENT,
+            None,
+        )
+        client.close()
+
+
+def test_a_folder_swapped_after_the_checks_is_never_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window between the operation's checks and reading the file, hit every time: the
+    folder is swapped once the handler has answered, before the data phase."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = b"\xff\xd8 secret outside the card " * 100
+    (outside / "IMG_0001.JPG").write_bytes(secret)
+    with camera(tmp_path) as cam:
+        store = store_of(cam)
+        handle = in_camera(cam, lambda v: store.lookup("DCIM/100PTPIP/IMG_0001.JPG"))
+        personality = cam.personality
+        handle_request = personality.handle
+        folder = store.root / "DCIM" / "100PTPIP"
+
+        async def swapping(session: ServerSession, request: Any, data: bytes | None) -> Any:
+            reply = await handle_request(session, request, data)
+            data_op = request.code in (OperationCode.GET_OBJECT, OperationCode.GET_PARTIAL_OBJECT)
+            if data_op and not folder.is_symlink():
+                folder.rename(folder.with_name("moved-away"))
+                folder.symlink_to(outside, target_is_directory=True)
+            return reply
+
+        monkeypatch.setattr(personality, "handle", swapping)
+        client = Client(cam.port)
+        for code, params in (
+            (OperationCode.GET_OBJECT, (handle,)),
+            (OperationCode.GET_PARTIAL_OBJECT, (handle, 0, 0xFFFF_FFFF)),
+        ):
+            rc, data = client.cmd.transact(code, *params)
+            assert data is None or secret[:32] not in data
+            assert rc == ResponseCode.ACCESS_DENIED
+        client.close()
+
+
+def test_a_read_only_card_never_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    card = tmp_path / "card"
+    generate_sample_images(card / "DCIM" / "100CARD")
+    before = card_digest(card)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    with camera(tmp_path, read_only=True) as cam:
+
+        async def attempt() -> list[int]:
+            store = IdentityStore(tmp_path / "id.json")
+            async with connect(cam.host, cam.port, identity_store=store, timeout=WAIT) as lib:
+                info = await lib.transact(OperationCode.GET_STORAGE_INFO, (0x0001_0001,))
+                assert (
+                    StorageInfo.decode(info.data).access_capability == 1
+                )  # read-only, no deletion
+                codes = []
+                for code, params in (
+                    (OperationCode.DELETE_OBJECT, (0xFFFF_FFFF,)),  # `opreq 0x100B 0xFFFFFFFF`
+                    (OperationCode.DELETE_OBJECT, (3,)),
+                    (OperationCode.INITIATE_CAPTURE, (0, 0)),
+                ):
+                    codes.append((await lib.opreq(code, params)).code)
+                return codes
+
+        assert asyncio.run(attempt()) == [ResponseCode.STORE_READ_ONLY] * 3
+    assert card_digest(card) == before
+
+
+@pytest.mark.interop
+def test_gphoto2_cannot_delete_from_a_read_only_card(tmp_path: Path) -> None:
+    gphoto2 = shutil.which("gphoto2")
+    if gphoto2 is None:
+        pytest.skip("gphoto2 is not installed")
+    home = tmp_path / "home"
+    home.mkdir()
+    cards = {}
+    for read_only in (True, False):  # the same command empties a writable card
+        card = tmp_path / f"card-{read_only}"
+        generate_sample_images(card / "DCIM" / "100CARD")
+        before = card_digest(card)
+        with RunningCamera(storage=card, read_only=read_only) as cam:
+            port = f"ptpip:127.0.0.1:{cam.port}:{cam.port}"
+            subprocess.run(
+                [gphoto2, "--port", port, "--delete-all-files", "--recurse"],
+                env={"HOME": str(home), "LC_ALL": "C", "PATH": "/usr/bin:/bin"},
+                cwd=tmp_path,
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        cards[read_only] = (before, card_digest(card))
+    before, after = cards[True]
+    assert after == before
+    before, after = cards[False]
+    assert sorted(after) == ["DCIM", "DCIM/100CARD"]

@@ -521,6 +521,28 @@ async def test_event_port_ignores_an_init_event_request(vcam: VirtualCamera, rem
     events.close()
 
 
+@pytest.mark.parametrize("port", ["event", "stream"])
+async def test_the_event_and_stream_ports_refuse_another_host(
+    vcam: VirtualCamera, remote: Wire, port: str
+) -> None:
+    """No handshake there: the peer's address is what ties them to the session's client."""
+    await remote.ok(0x101C, 0)
+    try:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", vcam.ports[port], local_addr=("127.0.0.2", 0)
+        )
+    except OSError as exc:
+        pytest.skip(f"no second loopback address here: {exc}")
+    with contextlib.suppress(ConnectionResetError):  # closed at once, nothing sent
+        assert await asyncio.wait_for(reader.read(), WAIT) == b""
+    writer.close()
+    assert vcam.session is not None
+    assert vcam.session.event_conn is None and not vcam.session.stream_conns
+    events = await event_wire(vcam, remote)  # the client's own connection is taken
+    assert vcam.session.event_conn is not None
+    events.close()
+
+
 # -- live view --------------------------------------------------------------------------------
 
 
