@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from ptpip.camera.store import generate_sample_images
+from ptpip.ip.packets import InitCommandRequest
 from tests.cli.conftest import LOOPBACK, PTPIP, REPO, TIMEOUT, Background, Cli, free_port
 
 LISTENING = r"^listening on 127\.0\.0\.1:(?P<port>\d+)$"
@@ -75,12 +79,69 @@ def test_simulate_serves_the_storage_folder(tool: Cli, tmp_path: Path) -> None:
     assert sim.stop() == 0
 
 
+def card_digest(root: Path) -> dict[str, str | None]:
+    return {
+        str(p.relative_to(root)): None if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def test_simulate_read_only_never_changes_the_card(tool: Cli, tmp_path: Path) -> None:
+    card = tmp_path / "realcard"
+    generate_sample_images(card / "DCIM" / "100CARD", count=2)
+    before = card_digest(card)
+    sim, port = simulate(tool, "--storage", str(card), "--read-only")
+    client = Cli(tool.home, port)
+    deleted = client("opreq", "0x100B", "0xFFFFFFFF")  # delete everything
+    assert "StoreReadOnly (0x200E)" in deleted.stdout + deleted.stderr, str(deleted)
+    captured = client("capture")
+    assert captured.returncode != 0 and "StoreReadOnly" in captured.stderr, str(captured)
+    assert client.ok("ls").stdout.count("IMG_000") == 2
+    assert sim.stop() == 0
+    assert card_digest(card) == before
+
+
+def test_simulate_read_only_without_a_storage_serves_sample_images(tool: Cli) -> None:
+    sim, port = simulate(tool, "--read-only")
+    assert "IMG_0004.JPG" in Cli(tool.home, port).ok("ls").stdout
+    assert sim.stop() == 0
+
+
+def test_simulate_read_only_needs_an_existing_folder(tool: Cli, tmp_path: Path) -> None:
+    run = tool.raw("simulate", "-p", "0", "--read-only", "--storage", str(tmp_path / "none"))
+    assert run.returncode == 2, str(run)
+    assert "cannot serve" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "none").exists()
+
+
+def test_simulate_handshake_and_idle_timeouts(tool: Cli) -> None:
+    sim, port = simulate(tool, "--handshake-timeout", "0.3", "--idle-timeout", "0.6")
+    with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as silent:
+        started = time.monotonic()
+        assert silent.recv(1) == b""  # closed: no Init
+        assert time.monotonic() - started < 3
+    with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as client:
+        client.sendall(InitCommandRequest(bytes(16), "idle client").encode())
+        ack = client.recv(8)
+        assert ack[4:8] == b"\x02\0\0\0"  # InitCommandAck
+        started = time.monotonic()
+        while client.recv(4096):  # the rest of the ack, then the close
+            pass
+        assert 0.4 < time.monotonic() - started < 3  # idle for 0.6 s: the session ended
+    assert sim.stop() == 0
+    assert "Traceback" not in sim.err.text(timeout=5)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["-t", "nonsense"], "invalid choice: 'nonsense'"),
         (["-p", "70000"], "value out of range"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--idle-timeout", "-1"], "not a number of seconds: '-1'"),
+        (["--handshake-timeout", "nan"], "not a number of seconds: 'nan'"),
+        (["--data-timeout", "soon"], "not a number of seconds: 'soon'"),
+        (["--probe-timeout", "inf"], "not a number of seconds: 'inf'"),
     ],
 )
 def test_simulate_bad_arguments_exit_2(tool: Cli, args: list[str], message: str) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import math
 import signal
 import sys
 import tempfile
@@ -31,6 +32,27 @@ class _Parser(argparse.ArgumentParser):
 
 def _port(text: str) -> int:
     return 0 if text.strip() == "0" else parse_port(text)
+
+
+#: Options every camera takes (the server's and the card's), never the cause of a TypeError.
+_SERVER_OPTIONS = {
+    "read_only",
+    "handshake_timeout",
+    "idle_timeout",
+    "probe_timeout",
+    "data_timeout",
+}
+
+
+def _seconds(text: str) -> float:
+    """A finite, non-negative number of seconds (0: no limit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +105,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", help="the model name the camera reports")
     p.add_argument(
+        "--read-only",
+        action="store_true",
+        help="never write to the storage folder: deleting and capturing to the card answer "
+        "StoreReadOnly (an empty folder gets no sample images)",
+    )
+    p.add_argument(
+        "--handshake-timeout",
+        type=_seconds,
+        metavar="S",
+        help="close a connection that sends no Init within S s (10; 0 = never)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        metavar="S",
+        help="end a session with no traffic for S s (300; 0 = never)",
+    )
+    p.add_argument(
+        "--probe-timeout",
+        type=_seconds,
+        metavar="S",
+        help="when a new client asks in, a session silent for 30 s gets a probe and S s to "
+        "answer it, or it ends and the new client gets in (5; 0 = never: busy)",
+    )
+    p.add_argument(
+        "--data-timeout",
+        type=_seconds,
+        metavar="S",
+        help="answer IncompleteTransfer when a client's data-out stops for S s (10; 0 = never)",
+    )
+    p.add_argument(
         "--upnp",
         action="store_true",
         help="canon: serve the UPnP description over HTTP and answer SSDP M-SEARCH (on --host)",
@@ -114,6 +167,8 @@ def main(argv: list[str]) -> int:
         storage = args.storage
         if storage is None:
             storage = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ptpip-card-")))
+            if args.read_only:  # a read-only card is never written: fill the temporary one now
+                _sample_card(storage, args)
         try:
             return asyncio.run(_serve(args, storage))
         except OSError as exc:
@@ -124,7 +179,8 @@ def main(argv: list[str]) -> int:
 
 
 def _options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]]:
-    """Personality options and port overrides from the flags that were given."""
+    """Camera options (the personality's and the server's) and port overrides from the
+    flags that were given."""
     options: dict[str, Any] = {}
     if args.pairing or args.pairing_delay is not None:
         options["pairing"] = True
@@ -138,6 +194,11 @@ def _options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]]:
         if args.heartbeat_timeout < 0:
             raise ValueError("--heartbeat-timeout must not be negative")
         options["heartbeat_timeout"] = args.heartbeat_timeout or None
+    if args.read_only:
+        options["read_only"] = True
+    for name in sorted(_SERVER_OPTIONS - {"read_only"}):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     ports = {}
     if args.event_port is not None:
         ports["event"] = args.event_port
@@ -156,11 +217,14 @@ async def _serve(args: argparse.Namespace, storage: Path) -> int:
             vendor, storage, model=model, host=host, port=port, port_overrides=overrides, **options
         )
     except TypeError:
-        given = ", ".join(sorted(options)) or "?"
+        given = ", ".join(sorted(set(options) - _SERVER_OPTIONS)) or "?"
         sys.stderr.write(f"ptpip simulate: a {vendor} camera has no option {given}\n")
         return ExitStatus.USAGE
     except ValueError as exc:
         sys.stderr.write(f"ptpip simulate: {exc}\n")
+        return ExitStatus.USAGE
+    except OSError as exc:
+        sys.stderr.write(f"ptpip simulate: cannot serve {storage}: {exc}\n")
         return ExitStatus.USAGE
     if options.get("pairing"):
         _prompt_for_pairing(camera.personality)
@@ -222,6 +286,15 @@ async def _start_upnp(
     lines.append(f"upnp description {upnp.http.location}")
     lines.append(f"ssdp on {args.host}:{upnp.ssdp.port} (M-SEARCH answered by unicast)")
     return upnp
+
+
+def _sample_card(storage: Path, args: argparse.Namespace) -> None:
+    from ptpip.camera.factory import PERSONALITIES
+    from ptpip.camera.store import generate_sample_images
+    from ptpip.ptp.codes import Vendor
+
+    model = args.model or PERSONALITIES[Vendor(args.vendor)][2]
+    generate_sample_images(storage / "DCIM" / "100PTPIP", model=model)
 
 
 def _prompt_for_pairing(personality: object) -> None:
