@@ -251,3 +251,97 @@ async def test_bytes_pass_unchanged_and_a_client_leaving_a_quiet_camera_is_notic
         await wait_until(lambda: camera.active == 0, what="the live view to stop")
     finally:
         await live.close()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
+        {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},  # a sandboxed frame, a file:// page
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "iframe", "Sec-Fetch-Mode": "navigate"},
+    ],
+)
+async def test_other_sites_cannot_start_the_live_view(
+    server: LiveServer, http: aiohttp.ClientSession, headers: dict[str, str]
+) -> None:
+    for path in ("stream.mjpg", "frame.jpg", "api/state", "api/controls", "capture/latest.jpg"):
+        async with http.get(server.url + path, headers=headers) as response:
+            assert response.status == 403, path
+    assert server.source.starts == 0  # the camera never left its menu
+    assert server.state.reads == 0
+
+
+async def test_players_and_the_page_itself_still_get_the_stream(
+    server: LiveServer, http: aiohttp.ClientSession
+) -> None:
+    same_origin = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}
+    typed = {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate"}  # the address bar
+    ours = {"Origin": server.url.rstrip("/")}
+    for headers in ({}, same_origin, typed, ours):  # {}: VLC, ffmpeg, curl
+        async with http.get(server.url + "frame.jpg", headers=headers) as response:
+            assert response.status == 200, headers
+            assert (await response.read()).startswith(b"\xff\xd8")
+    link = {
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Mode": "navigate",
+        "Sec-Fetch-Dest": "document",
+    }
+    async with http.get(server.url, headers=link) as response:  # a link to the page
+        assert response.status == 200
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+async def slowloris(port: int, request: bytes, pause: float, limit: float) -> float:
+    """Send ``request`` a byte every ``pause`` seconds; how long until the server hangs up
+    (fails after ``limit`` seconds)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        for byte in request:
+            if loop.time() - started > limit:
+                pytest.fail(f"still connected after {limit} s")
+            writer.write(bytes([byte]))
+            try:
+                await writer.drain()
+                if await asyncio.wait_for(reader.read(1), pause) == b"":
+                    return loop.time() - started
+            except TimeoutError:
+                continue
+            except ConnectionError:
+                return loop.time() - started
+        try:
+            while await asyncio.wait_for(reader.read(4096), limit):
+                pass
+        except ConnectionError:
+            pass
+        return loop.time() - started
+    finally:
+        writer.close()
+
+
+async def test_slow_or_silent_header_senders_are_disconnected(http: aiohttp.ClientSession) -> None:
+    camera = ScriptedCamera([b"\xff\xd8frame"])
+    live = LiveServer(cast(Camera, camera), overlay=False, header_timeout=0.5)
+    url = await live.start()
+    try:
+        request = f"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1:{live.port}\r\n".encode()
+        request += b"X-Padding: " + b"a" * 200 + b"\r\n\r\n"
+        dripped = await slowloris(live.port, request, 0.05, 5.0)
+        assert 0.4 < dripped < 2.0
+        silent = await slowloris(live.port, b"", 0.05, 5.0)
+        assert silent < 2.0
+        assert camera.started == 0
+        async with http.get(url + "api/state") as response:  # a real client is served
+            assert response.status == 200
+        reader, writer = await asyncio.open_connection("127.0.0.1", live.port)
+        writer.write(b"POST /api/set HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % live.port)
+        writer.write(b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n"), WAIT)  # the body never ends
+        assert head.startswith(b"HTTP/1.1 400")
+        writer.close()
+    finally:
+        await live.close()

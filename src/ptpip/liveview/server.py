@@ -16,6 +16,14 @@ Routes (all on 127.0.0.1):
 
 Every request must name this server in its Host header (no DNS rebinding) and every POST must
 be JSON from this origin (a web site open in the same browser cannot release the shutter).
+Nothing answers another site either: a request a browser marks ``Sec-Fetch-Site: cross-site``
+or ``same-site``, or whose ``Origin`` is not this server, gets 403 (an ``<img>`` on a web page
+cannot start the live view); only a plain link to the page itself is followed. Players that
+send neither header (VLC, ffmpeg, curl) are served as before. The page may not be framed.
+
+A connection must complete each request's headers within ``header_timeout`` seconds (and its
+JSON body as well), or it is closed: a client dribbling bytes (or sending none) cannot hold
+connections open.
 """
 
 from __future__ import annotations
@@ -63,6 +71,15 @@ _KEEP_CAPTURES = 16
 _JSON_LIMIT = 16 * 1024
 #: While no frame comes, look this often whether an MJPEG client has gone.
 _IDLE_CHECK = 2.0
+#: Seconds a connection has for a request's headers (and a POST for its body).
+DEFAULT_HEADER_TIMEOUT = 10.0
+#: What browsers say about a request from another site (Fetch Metadata).
+_OTHER_SITES = frozenset({"cross-site", "same-site"})
+_SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +116,15 @@ class LiveServer:
         save_dir: Path | None = None,
         linger: float = 3.0,
         capture_timeout: float = 30.0,
+        header_timeout: float | None = DEFAULT_HEADER_TIMEOUT,
     ) -> None:
         self.camera = camera
         self.host = host
         self.port = port
+        #: seconds for a request's headers (or a POST's body); None: no limit
+        self.header_timeout = header_timeout or None
+        self._deadlines: dict[asyncio.BaseTransport, asyncio.TimerHandle] = {}
+        self._listener: asyncio.Server | None = None
         self.save_dir = save_dir
         self.linger = linger
         self.capture_timeout = capture_timeout
@@ -136,7 +158,10 @@ class LiveServer:
             "model": info.model,
             "serial": info.serial_number,
         }
-        app = web.Application(client_max_size=_JSON_LIMIT, middlewares=[self._guard()])
+        app = web.Application(
+            client_max_size=_JSON_LIMIT, middlewares=[self._header_deadline(), self._guard()]
+        )
+        app.on_response_prepare.append(_security_headers)
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/stream.mjpg", self._stream)
@@ -149,9 +174,14 @@ class LiveServer:
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await runner.setup()
         sock = socket.create_server((self.host, self.port))
+        server = runner.server
+        assert server is not None
         try:
-            site = web.SockSite(runner, sock)
-            await site.start()
+            # aiohttp's protocol, wrapped to time each request's headers (aiohttp has no
+            # such limit); runner.cleanup() still closes every connection it serves.
+            self._listener = await asyncio.get_running_loop().create_server(
+                lambda: _Deadline(server(), self), sock=sock
+            )
         except BaseException:
             sock.close()
             await runner.cleanup()
@@ -171,9 +201,15 @@ class LiveServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._state_task
             self._state_task = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        for handle in self._deadlines.values():
+            handle.cancel()
+        self._deadlines.clear()
         self.closed.set()
 
     async def wait_pages_closed(self, poll: float = 0.2) -> None:
@@ -228,23 +264,71 @@ class LiveServer:
 
     # -- HTTP --------------------------------------------------------------------------------
 
+    def _origins(self) -> tuple[set[str], set[str]]:
+        """The Host header values and the origins that are this server."""
+        names = {self.host, "127.0.0.1", "localhost", "::1"}
+        hosts = {f"[{h}]:{self.port}" if ":" in h else f"{h}:{self.port}" for h in names}
+        return hosts, {f"http://{h}" for h in hosts}
+
     def _guard(self) -> Middleware:
-        """Refuse other Host names (DNS rebinding) and cross-site or non-JSON POSTs."""
+        """Refuse other Host names (DNS rebinding), requests from other sites (Fetch
+        Metadata, Origin) and non-JSON POSTs."""
 
         @web.middleware
         async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-            allowed = {f"{h}:{self.port}" for h in (self.host, "127.0.0.1", "localhost", "[::1]")}
-            if request.host not in allowed:
+            hosts, origins = self._origins()
+            if request.host not in hosts:
                 return web.Response(status=403, text="forbidden: wrong Host\n")
-            if request.method == "POST":
-                origin = request.headers.get("Origin")
-                if origin is not None and origin.removeprefix("http://") not in allowed:
-                    return web.Response(status=403, text="forbidden: cross-origin request\n")
-                if request.content_type != "application/json":
-                    return web.Response(status=415, text="send application/json\n")
+            origin = request.headers.get("Origin")
+            if origin is not None and origin not in origins:
+                return web.Response(status=403, text="forbidden: cross-origin request\n")
+            site = request.headers.get("Sec-Fetch-Site")
+            if site in _OTHER_SITES and not _followed_link(request):
+                return web.Response(status=403, text="forbidden: request from another site\n")
+            if request.method == "POST" and request.content_type != "application/json":
+                return web.Response(status=415, text="send application/json\n")
             return await handler(request)
 
         return guard
+
+    def _header_deadline(self) -> Middleware:
+        """A request's headers arrived: its connection's clock stops while it is served and
+        starts again for the next request on the same connection."""
+
+        @web.middleware
+        async def deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+            transport = request.transport
+            if transport is not None:
+                self._disarm(transport)
+            try:
+                return await handler(request)
+            finally:
+                if transport is not None and not transport.is_closing():
+                    self._arm(transport)
+
+        return deadline
+
+    def _arm(self, transport: asyncio.BaseTransport) -> None:
+        self._disarm(transport)
+        if self.header_timeout is not None:
+            loop = asyncio.get_running_loop()
+            handle = loop.call_later(self.header_timeout, self._expired, transport)
+            self._deadlines[transport] = handle
+
+    def _disarm(self, transport: asyncio.BaseTransport) -> None:
+        handle = self._deadlines.pop(transport, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _expired(self, transport: asyncio.BaseTransport) -> None:
+        self._deadlines.pop(transport, None)
+        if transport.is_closing() or not isinstance(transport, asyncio.Transport):
+            return
+        if transport.get_write_buffer_size():
+            self._arm(transport)  # still sending the last response: wait for the next request
+            return
+        log.info("closing an HTTP connection: no complete request in %g s", self.header_timeout)
+        transport.abort()
 
     async def _index(self, request: web.Request) -> web.Response:
         return _asset("index.html")
@@ -330,7 +414,7 @@ class LiveServer:
         return _json({"controls": controls})
 
     async def _api_set(self, request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await _body(request, self.header_timeout)
         if body is None:
             return _json({"error": 'send {"key": NAME, "value": TEXT}'}, status=400)
         key, value = body.get("key"), body.get("value")
@@ -378,12 +462,62 @@ def _json(data: object, status: int = 200) -> web.Response:
     )
 
 
-async def _body(request: web.Request) -> dict[str, object] | None:
+async def _body(request: web.Request, timeout: float | None) -> dict[str, object] | None:
     try:
-        data = await request.json()
-    except (ValueError, UnicodeDecodeError):
+        async with asyncio.timeout(timeout):  # a body dribbled in holds nothing for long
+            data = await request.json()
+    except (ValueError, UnicodeDecodeError, TimeoutError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _followed_link(request: web.Request) -> bool:
+    """A top-level navigation to the page (a link or bookmark elsewhere): the page's own
+    requests then come from this origin."""
+    return (
+        request.method == "GET"
+        and request.path == "/"
+        and request.headers.get("Sec-Fetch-Mode") == "navigate"
+        and request.headers.get("Sec-Fetch-Dest") == "document"
+    )
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+class _Deadline(asyncio.Protocol):
+    """aiohttp's protocol for one connection, under a clock: the connection is closed when
+    a request's headers are not complete ``header_timeout`` seconds after the connection
+    opened (or the last response was sent)."""
+
+    def __init__(self, inner: asyncio.Protocol, live: LiveServer) -> None:
+        self._inner = inner
+        self._live = live
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._live._arm(transport)
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._live._disarm(self._transport)
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
 
 
 def _unique(path: Path) -> Path:
