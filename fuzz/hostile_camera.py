@@ -33,6 +33,7 @@ from fuzz.watch import Watch
 from ptpip.camera.factory import make_camera
 from ptpip.camera.server import VirtualCamera
 from ptpip.client.camera import Camera, open_camera
+from ptpip.client.download import safe_filename
 from ptpip.client.identity import IdentityStore
 from ptpip.errors import PtpError
 from ptpip.ptp.datasets import ObjectInfo
@@ -91,20 +92,34 @@ async def _op_download(cam: Camera, run: _Run) -> object:
     handle = run.rng.choice(sorted(run.truth))
     info, _ = run.truth[handle]
     if run.rng.random() < 0.5:  # sometimes resume from what an earlier attempt left
-        for leftover in run.downloads.glob("*.part"):
+        for leftover in run.downloads.glob("*.part*"):
             leftover.unlink()
     chunk = run.rng.choice((512, 4096, 1 << 20))
+    final = safe_filename(info.filename, f"object_{handle:08x}")
+    part = run.downloads / f"{final}.part"
+    resumed = part.stat().st_size if part.exists() else 0
+    mark = run.proxy.inputs
     try:
         return await cam.download(handle, run.downloads, info=info, chunk_size=chunk)
     finally:
-        _check_files(run, handle)
+        _check_files(run, handle, f"chunk size {chunk}, a .part of {resumed} bytes before", mark)
 
 
-def _check_files(run: _Run, handle: int) -> None:
-    """Only a right file may carry its final name."""
-    _, data = run.truth[handle]
+def _check_files(run: _Run, handle: int, how: str, mark: int) -> None:
+    """Only a right file may carry its final name; ``NAME.part*`` are work in progress."""
+    info, data = run.truth[handle]
+    final = safe_filename(info.filename, f"object_{handle:08x}")
     for path in run.downloads.iterdir():
-        if path.name.endswith(".part"):
+        if ".part" in path.name:
+            continue
+        if path.name != final:
+            run.finding(
+                "unexpected file",
+                f"{path.name} appeared downloading {final}",
+                "",
+                "client download",
+            )
+            path.unlink()
             continue
         got = path.read_bytes()
         if got != data:
@@ -115,8 +130,9 @@ def _check_files(run: _Run, handle: int) -> None:
             run.finding(
                 "corrupt final file",
                 f"{path.name}: {len(got)} bytes under the final name, the camera has"
-                f" {len(data)} (first difference at byte {differ})",
-                "mutations before it, oldest first:\n" + "\n".join(run.proxy.journal),
+                f" {len(data)} (first difference at byte {differ}; {how})",
+                "mutations during the download, oldest first:\n"
+                + "\n".join(text for n, text in run.proxy.journal if n >= mark),
                 "client download",
             )
         path.unlink()

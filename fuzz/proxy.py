@@ -49,7 +49,7 @@ _CIPA_DATA = (10, 12)
 
 @dataclass
 class ProxyLimits:
-    quiet: float = 0.03
+    quiet: float = 0.012
     silence: float = 0.7
     #: share of mutations that are silences (each costs about ``silence`` seconds)
     silence_share: float = 0.002
@@ -116,7 +116,7 @@ class MutatingProxy:
         self.ports: dict[str, int] = {}
         self.links: set[_Link] = set()
         #: the last mutations, described (shown with findings)
-        self.journal: deque[str] = deque(maxlen=24)
+        self.journal: deque[tuple[int, str]] = deque(maxlen=64)
         self._servers: list[asyncio.Server] = []
 
     async def start(self) -> None:
@@ -227,7 +227,7 @@ class MutatingProxy:
     def _count(self, data: bytes, what: str = "") -> None:
         self.inputs += 1
         self.note(data)
-        self.journal.append(f"{what or 'mutated'}: {data[:48].hex()}")
+        self.journal.append((self.inputs, f"{what or 'mutated'}: {data[:48].hex()}"))
 
     def _process(self, link: _Link, unit: bytes, first: bool) -> list[bytes] | None:
         """What goes to the client instead of ``unit``; None closes the connection."""
@@ -241,7 +241,8 @@ class MutatingProxy:
             return [unit]
         object_data = link.last_code in OBJECT_CODES and self._is_data(link, unit)
         cipa = not link.container and not link.stream
-        if cipa and _cipa_type(unit) == 9 and not object_data and rng.random() < 0.5:
+        objects = link.last_code in OBJECT_CODES
+        if cipa and _cipa_type(unit) == 9 and not objects and rng.random() < 0.5:
             link.phase = [unit]
             return []
         if not link.stream and not (link.event and not first):

@@ -78,7 +78,7 @@ class Limits:
     reply_wait: float = 0.02
     mutant_wait: float = 0.002
     #: tasks the camera may keep with no client (its own background jobs)
-    max_tasks: int = 8
+    max_tasks: int = 2
 
 
 @dataclass
