@@ -77,10 +77,10 @@ def test_watch_ends_after_its_timeout(cli: Cli) -> None:
 @pytest.mark.parametrize(
     "args", [["watch", "--count"], ["watch", "--count", "x"], ["watch", "--forever"]]
 )
-def test_watch_bad_options_exit_3(cli: Cli, args: list[str]) -> None:
-    run = cli.fails(3, *args)
+def test_watch_bad_options_exit_2(cli: Cli, args: list[str]) -> None:
+    run = cli.fails(2, *args)
     assert "watch: bad option" in run.stderr
-    assert "watch [--count N] [--timeout S]" in run.stderr
+    assert "watch [--count N] [--timeout SECONDS]" in run.stderr
 
 
 # -- --record --------------------------------------------------------------------------------

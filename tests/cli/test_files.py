@@ -154,13 +154,16 @@ def test_download_everything_then_again(
         assert f"{FOLDER}/{name} -> {got} (saved)" in run.stderr
     assert not list(dest.rglob("*.part"))
     assert "\x1b[" not in run.stderr  # no progress bar when stderr is not a terminal
-    # complete files are skipped, without reading them again
+    # complete files are skipped, without reading them again: only their last 4 KiB, to
+    # tell them from another camera's files of the same names
     with spy(camera) as seen:
         again = fresh_cli.ok("download", "--to", str(dest))
     assert again.stdout == f"0 downloaded, 4 skipped, into {dest.resolve()}\n"
     assert "(already there)" in again.stderr
     assert not seen.params_of(OperationCode.GET_OBJECT)
-    assert not seen.params_of(OperationCode.GET_PARTIAL_OBJECT)
+    sizes = [card_file(camera, name).stat().st_size for name in NAMES]
+    tails = [(offset, length) for _, offset, length in seen.params_of(0x101B)]
+    assert sorted(tails) == sorted((size - 4096, 4096) for size in sizes)
 
 
 def test_download_into_the_current_folder(fresh_cli: Cli, tmp_path: Path) -> None:
@@ -202,7 +205,7 @@ def test_download_new_skips_what_was_downloaded_before_even_if_moved(
     assert run.stdout.startswith("1 downloaded, 4 skipped")
     assert [p.name for p in dest.rglob("*.JPG")] == ["IMG_0005.JPG"]
     data = json.loads(fresh_cli.ok("--json", "download", "--new", "--to", str(dest)).stdout)
-    assert data == {"downloaded": 0, "skipped": 5, "files": []}
+    assert data == {"downloaded": 0, "skipped": 5, "failed": 0, "files": []}
 
 
 def test_download_resumes_a_partial_file(
@@ -228,7 +231,7 @@ def test_download_json(fresh_cli: Cli, tmp_path: Path) -> None:
     dest = tmp_path / "j"
     run = fresh_cli.ok("--json", "download", "IMG_0001.JPG", "--to", str(dest))
     data = json.loads(run.stdout)
-    assert list(data) == ["downloaded", "skipped", "files"]
+    assert list(data) == ["downloaded", "skipped", "failed", "files"]
     (entry,) = data["files"]
     assert entry == {
         "handle": entry["handle"],

@@ -44,16 +44,31 @@ async def test_a_planted_part_link_is_not_written_through(
     assert not part_path(out / "IMG_0100.JPG").exists()
 
 
-async def test_a_planted_final_link_is_replaced_not_followed(
+async def test_a_planted_final_link_is_neither_followed_nor_taken_as_the_file(
     camera: Camera, vcam: VirtualCamera, out: Path, secret: Path
 ) -> None:
     data = os.urandom(len(b"precious"))  # the same size: must not count as "complete"
     handle = await put_file(camera, vcam, "DCIM/100PTPIP/IMG_0101.JPG", data)
     (out / "IMG_0101.JPG").symlink_to(secret)
-    path = await camera.download(handle, out)
-    assert path is not None
-    assert not path.is_symlink() and path.read_bytes() == data
+    done = await camera.fetch(handle, out)
+    assert done.path == out / "IMG_0101-2.JPG" and not done.skipped
+    assert not done.path.is_symlink() and done.path.read_bytes() == data
     assert secret.read_bytes() == b"precious"
+
+
+async def test_another_file_under_the_name_is_never_overwritten(
+    camera: Camera, vcam: VirtualCamera, out: Path
+) -> None:
+    """Same name, same size, other bytes (another camera's IMG_0001.JPG): both are kept."""
+    data = os.urandom(50_000)
+    handle = await put_file(camera, vcam, "DCIM/100PTPIP/IMG_0106.JPG", data)
+    theirs = os.urandom(50_000)
+    (out / "IMG_0106.JPG").write_bytes(theirs)
+    first = await camera.fetch(handle, out)
+    assert first.path == out / "IMG_0106-2.JPG" and first.path.read_bytes() == data
+    assert (out / "IMG_0106.JPG").read_bytes() == theirs
+    again = await camera.fetch(handle, out)  # recognised as this object: skipped
+    assert again.path == first.path and again.skipped
 
 
 def test_a_planted_folder_link_is_refused(tmp_path: Path, out: Path) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ptpip.cli import render
-from ptpip.errors import PtpError
+from ptpip.errors import ExitStatus, PtpError
 from ptpip.props import (
     describe_values,
     format_value,
@@ -24,23 +24,53 @@ from ptpip.ptp.values import Value
 if TYPE_CHECKING:
     from ptpip.cli.context import Context
 
-__all__ = ["COMMANDS", "Command", "CommandError", "Output", "find_command", "run_command"]
+__all__ = [
+    "COMMANDS",
+    "Command",
+    "CommandError",
+    "Output",
+    "UsageError",
+    "find_command",
+    "run_command",
+]
 
 
 class CommandError(Exception):
-    """A command failed in a way the user can fix; printed as one line."""
+    """A command failed in a way the user can fix; printed as one line.
 
-    def __init__(self, message: str, *, usage: str | None = None) -> None:
+    ``exit_code`` is 3 (the command failed) or 2 for a bad argument caught before any work.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        usage: str | None = None,
+        exit_code: ExitStatus = ExitStatus.COMMAND_FAILED,
+    ) -> None:
         super().__init__(message)
         self.usage = usage
+        self.exit_code = exit_code
+
+
+class UsageError(CommandError):
+    """A bad argument, refused before any work (exit 2)."""
+
+    def __init__(self, message: str, *, usage: str | None = None) -> None:
+        super().__init__(message, usage=usage, exit_code=ExitStatus.USAGE)
 
 
 @dataclass(slots=True)
 class Output:
-    """What a command produced: text for people, data for ``--json``."""
+    """What a command produced: text for people, data for ``--json``.
+
+    ``error`` is set when it did only part of its work (some files failed): the output
+    stands, and the command fails with that message (exit 3).
+    """
 
     text: str = ""
     data: object = None
+    error: str | None = None
 
 
 Runner = Callable[["Context", list[str]], Awaitable[Output]]
@@ -89,7 +119,26 @@ def find_command(word: str) -> Command | None:
 
 
 async def run_command(ctx: Context, line: str) -> Output:
-    """Run one command line; raises CommandError or PtpError on failure."""
+    """Run one command line; raises CommandError or PtpError on failure.
+
+    What it prints, and the messages of its errors, can hold a camera's strings: they come
+    out with terminal controls and bidi marks escaped (render.terminal_safe).
+    """
+    try:
+        out = await _run(ctx, line)
+    except (CommandError, PtpError) as exc:
+        message = str(exc)
+        safe = render.terminal_safe(message)
+        if safe != message:
+            exc.args = (safe, *exc.args[1:])
+        raise
+    out.text = render.terminal_safe(out.text)
+    if out.error is not None:
+        out.error = render.terminal_safe(out.error)
+    return out
+
+
+async def _run(ctx: Context, line: str) -> Output:
     words = line.split()
     if not words:
         raise CommandError("empty command: try `help`")
@@ -104,7 +153,7 @@ async def run_command(ctx: Context, line: str) -> Output:
             ctx.json_output = True
             ctx.pretty = ctx.pretty or word == "pretty"
     if len(args) < cmd.min_args:
-        raise CommandError(f"{cmd.name}: missing argument", usage=f"usage: {cmd.usage}")
+        raise UsageError(f"{cmd.name}: missing argument", usage=f"usage: {cmd.usage}")
     return await cmd.run(ctx, args)
 
 

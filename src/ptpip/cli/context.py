@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ptpip.cli.commands import Output
-from ptpip.cli.render import human_size
+from ptpip.cli.render import human_size, shown, terminal_safe
 from ptpip.cli.settings import Settings
 from ptpip.client.camera import Camera
 from ptpip.client.session import Result
@@ -53,7 +53,7 @@ class Context:
 
     def note(self, text: str) -> None:
         """A progress or status line for people, on stderr (never mixed into results)."""
-        print(text, file=self.stderr, flush=True)
+        print(terminal_safe(text), file=self.stderr, flush=True)
 
     # -- operations with vendor-specific variants --------------------------------------------
 
@@ -88,29 +88,15 @@ class Context:
         await self.camera.set_property(code, value)
 
     async def opreq_packets(self, code: int, params: tuple[int, ...]) -> tuple[Result, list[bytes]]:
-        """Run a raw operation and return the packets the camera sent for it, whole."""
-        channel = self.camera.connection.command_channel
+        """Run a raw operation and return the packets the camera sent for it, whole (only
+        its own: other clients' transactions, in server mode, are not mixed in)."""
         raw = bytearray()
-        previous = channel.tap if channel is not None else None
-
-        def tap(sent: bool, data: bytes) -> None:
-            if previous is not None:
-                previous(sent, data)
-            if not sent:
-                raw.extend(data)
-
-        if channel is not None:
-            channel.tap = tap
-        try:
-            result = await self.camera.opreq(code, params)
-        finally:
-            if channel is not None:
-                channel.tap = previous
+        result = await self.camera.opreq(code, params, tap=raw.extend)
         return result, _split_packets(bytes(raw))
 
 
 def _stdout(text: str) -> None:
-    sys.stdout.write(text)
+    sys.stdout.write(terminal_safe(text))
     sys.stdout.flush()
 
 
@@ -135,12 +121,12 @@ def _codes(kind: CodeKind, codes: tuple[int, ...], vendor: Vendor) -> str:
 
 def _info_text(info: DeviceInfo, storages: list[tuple[int, StorageInfo]], vendor: Vendor) -> str:
     lines = [
-        f"Manufacturer:      {info.manufacturer}",
-        f"Model:             {info.model}",
-        f"Version:           {info.device_version}",
-        f"Serial number:     {info.serial_number}",
+        f"Manufacturer:      {shown(info.manufacturer)}",
+        f"Model:             {shown(info.model)}",
+        f"Version:           {shown(info.device_version)}",
+        f"Serial number:     {shown(info.serial_number)}",
         f"Dialect:           {vendor.value} (vendor extension 0x{info.vendor_extension_id:X}"
-        + (f', "{info.vendor_extension_desc}")' if info.vendor_extension_desc else ")"),
+        + (f', "{shown(info.vendor_extension_desc)}")' if info.vendor_extension_desc else ")"),
         f"PTP version:       {info.standard_version / 100:.2f}",
         f"Operations:        {_codes(CodeKind.OPERATION, info.operations_supported, vendor)}",
         f"Events:            {_codes(CodeKind.EVENT, info.events_supported, vendor)}",
@@ -150,9 +136,9 @@ def _info_text(info: DeviceInfo, storages: list[tuple[int, StorageInfo]], vendor
         f"Playback formats:  {_codes(CodeKind.OBJECT_FORMAT, info.image_formats, vendor)}",
     ]
     for sid, storage in storages:
-        label = storage.storage_description or "storage"
+        label = shown(storage.storage_description) or "storage"
         if storage.volume_label:
-            label += f' "{storage.volume_label}"'
+            label += f' "{shown(storage.volume_label)}"'
         lines.append(
             f"Storage {sid:08x}:  {label}, {human_size(storage.free_space_bytes)} free"
             f" of {human_size(storage.max_capacity)}"

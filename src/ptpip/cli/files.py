@@ -5,19 +5,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ptpip.cli import render
-from ptpip.cli.commands import CommandError, Output, command
+from ptpip.cli.commands import CommandError, Output, UsageError, command
 from ptpip.cli.context import Context
+from ptpip.cli.render import shown
 from ptpip.client.camera import CapturedImage, ObjectEntry
-from ptpip.client.download import Progress, safe_filename
-from ptpip.errors import PtpError
+from ptpip.client.download import (
+    Destination,
+    Folder,
+    Progress,
+    atomic_file,
+    open_folder,
+    safe_filename,
+)
+from ptpip.errors import (
+    ConnectionClosed,
+    PtpError,
+    RemoteProtocolError,
+    ResponseError,
+    StorageError,
+    Timeout,
+)
 from ptpip.props import format_value, prop_label
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 from ptpip.ptp.codes import EventCode
 from ptpip.ptp.datasets import ObjectInfo
 from ptpip.ptp.names import CodeKind, name
@@ -25,59 +48,81 @@ from ptpip.ptp.names import CodeKind, name
 __all__ = ["capture_paths"]
 
 _HISTORY = ".ptpip-history.json"
+_HISTORY_LIMIT = 64 * 1024 * 1024
+#: ``capture N`` takes at most this many pictures (a DCF folder holds 9999).
+MAX_CAPTURES = 9999
+
+log = logging.getLogger("ptpip.cli")
+_ASCII_INT = re.compile(r"[0-9]+")
+
+
+def capture_path(target: Path, amount: int, index: int) -> Path:
+    """The seed's naming: one image keeps the name; several get -1, -2, … before the suffix."""
+    if amount == 1:
+        return target
+    return target.with_name(f"{target.stem}-{index}{target.suffix}")
 
 
 def capture_paths(target: Path, amount: int) -> list[Path]:
-    """The seed's naming: one image keeps the name; several get -1, -2, … before the suffix."""
-    if amount == 1:
-        return [target]
-    return [target.with_name(f"{target.stem}-{i}{target.suffix}") for i in range(1, amount + 1)]
+    return [capture_path(target, amount, i) for i in range(1, amount + 1)]
 
 
 @command(
     "capture",
     "capture [AMOUNT] [PATH|view]",
     "captures one or more images",
-    "AMOUNT images (default 1). With PATH, each image is saved there (several get -1, -2, …\n"
-    "added to the name); with `view` the image is shown on the live-view page when one runs\n"
-    "(`liveview` in the shell or server), else opened in the browser.",
+    f"AMOUNT images (default 1, at most {MAX_CAPTURES}). With PATH, each image is saved there\n"
+    "(several get -1, -2, … added to the name); with `view` the image is shown on the\n"
+    "live-view page when one runs (`liveview` in the shell or server), else opened in the\n"
+    "browser.",
     aliases=("shoot", "shutter", "snap"),
 )
 async def _capture(ctx: Context, args: list[str]) -> Output:
     amount = 1
-    if args and args[0].lstrip("-").isdigit():
-        amount = int(args.pop(0))
-        if amount < 1:
-            raise CommandError("capture: the amount must be at least 1")
-    target = args[0] if args else None
+    usage = "capture [N] [PATH|view]"
+    if args and args[0].lstrip("-+").isnumeric():  # an amount, well-formed or not ("²")
+        word = args.pop(0)
+        if not _ASCII_INT.fullmatch(word.lstrip("-")):
+            raise CommandError(f"capture: {word!r} is not an amount (1 to {MAX_CAPTURES})")
+        amount = int(word)
+        if not 1 <= amount <= MAX_CAPTURES:
+            raise CommandError(
+                f"capture: the amount must be at least 1 and at most {MAX_CAPTURES}, not {word}",
+                usage=usage,
+            )
     if len(args) > 1:
-        raise CommandError("capture takes an amount and one path", usage="capture [N] [PATH|view]")
+        raise CommandError("capture takes an amount and one path", usage=usage)
+    target = args[0] if args else None
     view = target is not None and target.lower() == "view"
-    paths = capture_paths(Path(target).expanduser(), amount) if target and not view else []
+    base = Path(target).expanduser() if target and not view else None
+    if base is not None:
+        try:
+            folder = open_folder(base.parent)  # checked before the shutter is released
+        except StorageError as exc:
+            raise CommandError(f"capture: {exc}") from None
+        folder.close()
     results = []
     lines = []
-    for i in range(amount):
+    for i in range(1, amount + 1):
         entries = await ctx.camera.capture(timeout=max(30.0, ctx.settings.timeout))
         if not entries:
             raise CommandError("the camera took the picture but announced no new image")
         for n, entry in enumerate(entries):
             saved: Path | None = None
-            shown: str | None = None
-            if paths:
-                dest = (
-                    paths[i]
-                    if n == 0
-                    else paths[i].with_name(f"{paths[i].stem}_{n}{paths[i].suffix}")
-                )
+            shown_at: str | None = None
+            if base is not None:
+                dest = capture_path(base, amount, i)
+                if n:
+                    dest = dest.with_name(f"{dest.stem}_{n}{dest.suffix}")
                 saved = await _save_to(ctx, entry, dest)
             elif view:
-                folder = Path(tempfile.mkdtemp(prefix="ptpip-view-"))
-                saved = await _save_to(ctx, entry, folder / entry.filename)
-                shown = _view(ctx, entry.filename, saved)
+                folder_path = Path(tempfile.mkdtemp(prefix="ptpip-view-"))
+                saved = await _save_to(ctx, entry, folder_path / entry.filename)
+                shown_at = _view(ctx, entry.filename, saved)
             where = f", saved to {saved}" if saved else ""
-            where += f", shown at {shown}" if shown else ""
+            where += f", shown at {shown_at}" if shown_at else ""
             handle = f" (0x{entry.handle:X})" if entry.handle is not None else " (preview)"
-            lines.append(f"Image captured: {entry.filename}{handle}{where}")
+            lines.append(f"Image captured: {shown(entry.filename)}{handle}{where}")
             size = entry.info.compressed_size if entry.info else len(entry.preview or b"")
             results.append(
                 {
@@ -103,18 +148,20 @@ def _view(ctx: Context, name: str, path: Path) -> str | None:
 
 
 async def _save_to(ctx: Context, entry: CapturedImage, dest: Path) -> Path:
-    """Save to ``dest`` exactly (overwriting, as the seed does), via a .part file.
+    """Save to ``dest`` exactly (replacing it, as the seed does), via a new temporary file:
+    a link planted at ``dest`` is replaced, never written through.
 
     The object itself when the camera made one; otherwise the preview it sent (Fuji).
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    with part.open("wb") as fh:
-        if entry.handle is not None:
-            await ctx.camera.download(entry.handle, fh, info=entry.info)
-        elif entry.preview is not None:
-            fh.write(entry.preview)
-    os.replace(part, dest)
+    try:
+        with open_folder(dest.parent) as folder, atomic_file(Destination(folder, dest.name)) as fh:
+            if entry.handle is not None:
+                await ctx.camera.download(entry.handle, fh, info=entry.info)
+            elif entry.preview is not None:
+                fh.write(entry.preview)
+    except (StorageError, OSError) as exc:
+        message = str(exc) if isinstance(exc, StorageError) else f"cannot write {dest}: {exc}"
+        raise CommandError(f"capture: the picture was taken but not saved: {message}") from None
     return dest
 
 
@@ -192,7 +239,10 @@ def _entry_json(e: ObjectEntry) -> dict[str, object]:
     "downloads files (all of them when none is named)",
     "Files are streamed to NAME.part and renamed when complete; an interrupted download\n"
     "resumes; files already complete are skipped. --to DIR picks the folder (default: the\n"
-    "current one); --new skips every file downloaded into DIR before (even if moved since).",
+    "current one); --new skips every file downloaded into DIR before (even if moved since).\n"
+    "Two files that would land on the same name (two cards, names that differ only in case\n"
+    "or in characters a file name cannot hold) both land: the later one gets -2, -3, ….\n"
+    "Files that cannot be fetched are reported one per line and the rest go on (exit 3).",
     json_words=True,
 )
 async def _download(ctx: Context, args: list[str]) -> Output:
@@ -212,41 +262,101 @@ async def _download(ctx: Context, args: list[str]) -> Output:
             only_new = True
         else:
             wanted.append(arg)
-    target.mkdir(parents=True, exist_ok=True)
     entries = [e for e in await ctx.camera.list_objects() if not e.is_folder]
     chosen = _select(entries, wanted)
-    history = _load_history(target)
-    serial = (await ctx.camera.device_info()).serial_number
-    done, skipped, results = 0, 0, []
-    with _progress(ctx) as (progress, note):
-        for entry in chosen:
-            key = _history_key(serial, entry)
-            if only_new and key in history:
-                skipped += 1
-                continue
-            dest = target / _local_name(entry)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            existed = dest.exists() and dest.stat().st_size == entry.info.compressed_size
+    try:
+        root = open_folder(target)
+    except StorageError as exc:
+        raise CommandError(f"download: {exc}") from None
+    with root:
+        history = _History(root)
+        serial = (await ctx.camera.device_info()).serial_number
+        names = _local_names(chosen)
+        done, skipped, failed, results = 0, 0, 0, []
+        with _progress(ctx) as (progress, note):
+            for entry in chosen:
+                key = _history_key(serial, entry)
+                if only_new and key in history:
+                    skipped += 1
+                    continue
+                record, state = await _fetch(ctx, root, entry, names[entry.handle], progress)
+                results.append(record)
+                if state == "failed":
+                    failed += 1
+                    note(f"ptpip: download: {shown(str(entry.path))}: {record['error']}")
+                    if not ctx.camera.connection.is_open:
+                        break  # the camera is gone: the rest would fail the same way
+                    continue
+                history.add(key)
+                if state == "saved":
+                    done += 1
+                else:
+                    skipped += 1
+                if not ctx.json_output:
+                    word = "already there" if state == "skipped" else state
+                    note(f"{shown(str(entry.path))} -> {record['path']} ({word})")
+    summary = f"{done} downloaded, {skipped} skipped" + (f", {failed} failed" if failed else "")
+    text = f"{summary}, into {target.resolve()}\n"
+    data = {"downloaded": done, "skipped": skipped, "failed": failed, "files": results}
+    if failed and not ctx.camera.connection.is_open:
+        raise ctx.camera.connection_lost()
+    return Output(text, data, error=f"download: {summary}" if failed else None)
+
+
+async def _fetch(
+    ctx: Context,
+    root: Folder,
+    entry: ObjectEntry,
+    local: PurePosixPath,
+    progress: _ProgressFactory,
+) -> tuple[dict[str, object], str]:
+    """Download one file; returns its JSON record and "saved", "skipped" or "failed"."""
+    record: dict[str, object] = {"handle": entry.handle, "path": str(root.path / local)}
+    if entry.problem is not None:
+        record["error"] = f"skipped: {entry.problem}"
+        return record, "failed"
+    try:
+        with open_folder(root.path, local.parent.parts) as folder:
             report = progress(entry.info.filename, entry.info.compressed_size)
-            path = await ctx.camera.download(entry.handle, dest, info=entry.info, progress=report)
-            history.add(key)
-            _save_history(target, history)
-            if existed:
-                skipped += 1
-            else:
-                done += 1
-            results.append({"handle": entry.handle, "path": str(path), "skipped": existed})
-            if not ctx.json_output:
-                state = "already there" if existed else "saved"
-                note(f"{entry.path} -> {path} ({state})")
-    text = f"{done} downloaded, {skipped} skipped, into {target.resolve()}\n"
-    return Output(text, {"downloaded": done, "skipped": skipped, "files": results})
+            dest = Destination(folder, local.name)
+            done = await ctx.camera.fetch(entry.handle, dest, info=entry.info, progress=report)
+    except (StorageError, RemoteProtocolError, ResponseError, Timeout, ConnectionClosed) as exc:
+        record["error"] = str(exc)
+        return record, "failed"
+    record["path"] = str(done.path)
+    record["skipped"] = done.skipped
+    return record, "skipped" if done.skipped else "saved"
 
 
-def _local_name(entry: ObjectEntry) -> Path:
-    """The camera path, each part made safe: DCIM/100PTPIP/IMG_0001.JPG stays that way."""
-    parts = [safe_filename(p, f"object_{entry.handle:08x}") for p in entry.path.parts]
-    return Path(*parts)
+def _local_names(entries: list[ObjectEntry]) -> dict[int, PurePosixPath]:
+    """Where each file goes below the target: the camera's path, each part made safe, and
+    unique: two files that would share a name (two cards, names that differ only in case or
+    in characters no file name can hold) both land, the later one as NAME-2.EXT, …"""
+
+    def key(path: PurePosixPath) -> str:
+        return str(path).casefold()
+
+    planned = {
+        e.handle: PurePosixPath(*(safe_filename(p, f"object_{e.handle:08x}") for p in e.path.parts))
+        for e in entries
+    }
+    taken: set[str] = set()
+    clashes: list[ObjectEntry] = []
+    # the first by card, then by the camera's own path, keeps the plain name
+    for entry in sorted(entries, key=lambda e: (e.info.storage_id, str(e.path), e.handle)):
+        k = key(planned[entry.handle])
+        if k in taken:
+            clashes.append(entry)
+        taken.add(k)
+    for entry in clashes:
+        path = planned[entry.handle]
+        stem, suffix = PurePosixPath(path.name).stem, PurePosixPath(path.name).suffix
+        n = 2
+        while key(path.with_name(f"{stem}-{n}{suffix}")) in taken:  # ends: taken is finite
+            n += 1
+        planned[entry.handle] = path.with_name(f"{stem}-{n}{suffix}")
+        taken.add(key(planned[entry.handle]))
+    return planned
 
 
 def _select(entries: list[ObjectEntry], wanted: list[str]) -> list[ObjectEntry]:
@@ -280,18 +390,57 @@ def _history_key(serial: str, entry: ObjectEntry) -> str:
     return f"{serial}|{entry.path}|{entry.info.compressed_size}|{_date(entry.info)}"
 
 
-def _load_history(folder: Path) -> set[str]:
-    try:
-        data = json.loads((folder / _HISTORY).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return set()
-    return {str(x) for x in data} if isinstance(data, list) else set()
+class _History:
+    """The files downloaded into a folder before (``--new``), kept in ``.ptpip-history.json``.
 
+    Every addition is merged with what is on disk under a lock and written to a new file
+    that replaces the old one: concurrent downloads into one folder lose nothing, and a
+    link planted under either name is never written through.
+    """
 
-def _save_history(folder: Path, history: set[str]) -> None:
-    tmp = folder / (_HISTORY + ".tmp")
-    tmp.write_text(json.dumps(sorted(history), indent=1), encoding="utf-8")
-    os.replace(tmp, folder / _HISTORY)
+    def __init__(self, folder: Folder) -> None:
+        self.folder = folder
+        self.keys = self._read()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.keys
+
+    def _read(self) -> set[str]:
+        try:
+            fd = self.folder.open(_HISTORY, os.O_RDONLY)
+        except StorageError:
+            return set()
+        with os.fdopen(fd, "rb") as fh:
+            raw = fh.read(_HISTORY_LIMIT + 1)
+        try:
+            data = json.loads(raw) if len(raw) <= _HISTORY_LIMIT else None
+        except (ValueError, UnicodeDecodeError):
+            return set()
+        return {str(x) for x in data} if isinstance(data, list) else set()
+
+    def add(self, key: str) -> None:
+        self.keys.add(key)
+        try:
+            with self._locked():
+                self.keys |= self._read()
+                with atomic_file(Destination(self.folder, _HISTORY)) as fh:
+                    fh.write(json.dumps(sorted(self.keys), indent=1).encode())
+        except (StorageError, OSError) as exc:
+            log.warning("cannot record the download history in %s: %s", self.folder.path, exc)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The folder itself is the lock (no lock file left behind); held for the few
+        milliseconds of a merge, never across an await."""
+        fd = self.folder.fd
+        if fd is None or fcntl is None:  # pragma: no cover - no dir fds (Windows)
+            yield
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 _ProgressFactory = Callable[[str, int | None], Progress | None]
@@ -351,40 +500,46 @@ def _progress(ctx: Context) -> Iterator[tuple[_ProgressFactory, _Note]]:
 async def _watch(ctx: Context, args: list[str]) -> Output:
     count: int | None = None
     timeout: float | None = None
+    usage = "watch [--count N] [--timeout SECONDS]"
     it = iter(args)
     for arg in it:
         value = next(it, None)
-        try:
-            if arg == "--count" and value is not None:
-                count = int(value)
-            elif arg == "--timeout" and value is not None:
-                timeout = float(value)
-            else:
-                raise ValueError
-        except ValueError:
-            raise CommandError(
-                f"watch: bad option {arg!r}", usage="watch [--count N] [--timeout S]"
-            ) from None
-    seen: list[dict[str, object]] = []
+        if arg == "--count" and value is not None and _ASCII_INT.fullmatch(value):
+            count = int(value)
+        elif arg == "--timeout" and value is not None:
+            timeout = _seconds(value, "watch: --timeout", usage)
+        else:
+            raise UsageError(f"watch: bad option {arg!r}", usage=usage)
+    seen = 0
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     with ctx.camera.events() as events:
-        while count is None or len(seen) < count:
+        while count is None or seen < count:
             remaining = None if deadline is None else max(0.0, deadline - loop.time())
             try:
                 event = await events.get(remaining)
-            except (TimeoutError, StopAsyncIteration):
+            except TimeoutError:
                 break
+            except StopAsyncIteration:  # the camera went away: that is not a success
+                raise ctx.camera.connection_lost() from None
             line, record = await _describe_event(
                 ctx, event.code, event.params, event.transaction_id
             )
-            seen.append(record)
-            if ctx.json_output:
-                ctx.emit(json.dumps(record) + "\n")
-            else:
-                ctx.emit(line + "\n")
+            seen += 1
+            ctx.emit(render.to_json(record) if ctx.json_output else shown(line) + "\n")
     # Everything was written as it came (JSON Lines with --json): nothing more to print.
     return Output("", None)
+
+
+def _seconds(text: str, what: str, usage: str) -> float:
+    """A positive, finite number of seconds (no nan, inf, 0 or negative)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0) or not text.isascii():
+        raise UsageError(f"{what} must be a positive number of seconds, not {text!r}", usage=usage)
+    return value
 
 
 async def _describe_event(

@@ -16,6 +16,7 @@ from typing import BinaryIO
 from ptpip.client.download import (
     Destination,
     FileSink,
+    PartBusy,
     PartFile,
     Progress,
     open_folder,
@@ -30,6 +31,7 @@ from ptpip.errors import (
     PtpError,
     RemoteProtocolError,
     ResponseError,
+    StorageError,
     Timeout,
 )
 from ptpip.ptp.codes import (
@@ -48,7 +50,15 @@ from ptpip.ptp.values import Reader, Value, Writer
 from ptpip.record import PcapRecorder
 from ptpip.vendors.base import VendorProfile, profile_for
 
-__all__ = ["Camera", "CapturedImage", "LiveViewFrame", "ObjectEntry", "connect", "open_camera"]
+__all__ = [
+    "Camera",
+    "CapturedImage",
+    "Downloaded",
+    "LiveViewFrame",
+    "ObjectEntry",
+    "connect",
+    "open_camera",
+]
 
 #: GetPartialObject piece size: libgphoto2 and airnef settled on 1 MiB (Nikon drops larger).
 PARTIAL_CHUNK = 1024 * 1024
@@ -58,6 +68,10 @@ _U32_MAX = 0xFFFF_FFFF
 DATASET_LIMIT = 1024 * 1024
 #: A handle list of a million objects (more than any card holds).
 HANDLES_LIMIT = 4 + 4 * 1_000_000
+#: Folders deeper than this are not believed (DCF cameras use two: DCIM/100XXXXX).
+MAX_FOLDER_DEPTH = 32
+#: ``NAME-2.EXT`` … ``NAME-9999.EXT`` are tried when NAME is another file.
+MAX_NAME_TRIES = 9999
 #: Bytes compared with the camera before a ``.part`` is resumed.
 RESUME_OVERLAP = 4096
 #: A transfer that gets fewer bytes than this in a timeout's time makes no progress.
@@ -89,12 +103,27 @@ class CapturedImage:
 
 
 @dataclass(frozen=True, slots=True)
+class Downloaded:
+    """Where :meth:`Camera.fetch` put an object, and whether it was already there."""
+
+    path: Path
+    skipped: bool = False
+    #: bytes kept from an earlier attempt's ``.part``
+    resumed_from: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectEntry:
-    """An object on the camera with its path from the storage root (``DCIM/100X/IMG.JPG``)."""
+    """An object on the camera with its path from the storage root (``DCIM/100X/IMG.JPG``).
+
+    ``problem`` says why the camera's folder tree gives it no trustworthy path (its folders
+    form a loop, its parent is a file, it is nested too deep); ``path`` is then its name alone.
+    """
 
     handle: int
     info: ObjectInfo
     path: PurePosixPath
+    problem: str | None = None
 
     @property
     def is_folder(self) -> bool:
@@ -228,26 +257,43 @@ class Camera:
         return ObjectInfo.decode(result.data)
 
     async def list_objects(self, storage_id: int = STORAGE_ALL) -> list[ObjectEntry]:
-        """Every object with its folder path, folders before their contents."""
+        """Every object with its folder path, folders before their contents.
+
+        A camera's tree is taken as a claim: an object whose parents loop, pass through a
+        file or go deeper than MAX_FOLDER_DEPTH gets a ``problem`` instead of a path.
+        """
         infos: dict[int, ObjectInfo] = {}
         for handle in await self.object_handles(storage_id, 0, 0):
-            infos[handle] = await self.object_info(handle)
+            if handle not in infos:
+                infos[handle] = await self.object_info(handle)
+        names = {h: safe_filename(i.filename, f"object_{h:08x}") for h, i in infos.items()}
         paths: dict[int, PurePosixPath] = {}
 
-        def path_of(handle: int, depth: int = 0) -> PurePosixPath:
-            if handle in paths:
-                return paths[handle]
-            info = infos[handle]
-            name = safe_filename(info.filename, f"object_{handle:08x}")
-            parent = info.parent
-            if parent in infos and parent != handle and depth < 64:
-                path = path_of(parent, depth + 1) / name
+        def place(handle: int) -> tuple[PurePosixPath, str | None]:
+            chain: list[int] = []
+            base = PurePosixPath()
+            current = handle
+            while current not in paths:
+                chain.append(current)
+                parent = infos[current].parent
+                if parent not in infos:  # 0, the root, or an object not listed: top level
+                    break
+                if parent in chain:
+                    return PurePosixPath(names[handle]), "its folders form a loop"
+                if not infos[parent].is_folder:
+                    return PurePosixPath(names[handle]), f"its parent 0x{parent:X} is a file"
+                current = parent
             else:
-                path = PurePosixPath(name)
-            paths[handle] = path
-            return path
+                base = paths[current]
+            for member in reversed(chain):
+                base = base / names[member]
+                paths[member] = base
+            if len(paths[handle].parts) > MAX_FOLDER_DEPTH + 1:
+                deep = f"it is nested more than {MAX_FOLDER_DEPTH} folders deep"
+                return PurePosixPath(names[handle]), deep
+            return paths[handle], None
 
-        entries = [ObjectEntry(h, infos[h], path_of(h)) for h in infos]
+        entries = [ObjectEntry(h, infos[h], *place(h)) for h in infos]
         entries.sort(key=lambda e: (e.info.storage_id, e.path.parts))
         return entries
 
@@ -286,24 +332,46 @@ class Camera:
         chunk_size: int = PARTIAL_CHUNK,
     ) -> Path | None:
         """Download an object to a folder, a file path, a :class:`Destination` or an open
-        binary file.
+        binary file; returns the path (see :meth:`fetch`), None for a file object."""
+        if not isinstance(target, str | os.PathLike | Destination):
+            info = info or await self.object_info(handle)
+            if info.is_folder:
+                raise LocalProtocolError(f"object 0x{handle:X} is a folder")
+            size = await self._object_size(handle, info)
+            await self._stream(handle, target, 0, size, progress, chunk_size)
+            return None
+        done = await self.fetch(
+            handle, target, resume=resume, progress=progress, info=info, chunk_size=chunk_size
+        )
+        return done.path
 
-        Into a path, the data goes to ``NAME.part`` and is renamed to ``NAME`` only when
-        its size matches; an existing complete file is kept; a ``.part`` left by an earlier
-        attempt at this same object (its sidecar says so, and its last bytes match the
-        camera's) is resumed with GetPartialObject when the camera has it. Nothing is
-        written through a symbolic link, and never more than the object's size. Returns
-        the path.
+    async def fetch(
+        self,
+        handle: int,
+        target: str | os.PathLike[str] | Destination,
+        *,
+        resume: bool = True,
+        progress: Progress | None = None,
+        info: ObjectInfo | None = None,
+        chunk_size: int = PARTIAL_CHUNK,
+    ) -> Downloaded:
+        """Download an object into a folder (under its own name), to a file path, or to a
+        :class:`Destination`, and say what happened.
+
+        The data goes to ``NAME.part`` and is renamed to ``NAME`` only when its size
+        matches. A file already at ``NAME`` is never overwritten: if it is this object
+        (same size, same last bytes) the download is skipped, otherwise the object lands
+        as ``NAME-2.EXT`` (``-3``, …). A ``.part`` left by an earlier attempt at this same
+        object (its sidecar says so, and its last bytes match the camera's) is resumed with
+        GetPartialObject when the camera has it. Nothing is written through a symbolic link,
+        and never more than the object's size.
         """
         info = info or await self.object_info(handle)
         if info.is_folder:
             raise LocalProtocolError(f"object 0x{handle:X} is a folder")
         size = await self._object_size(handle, info)
         if isinstance(target, Destination):
-            return await self._download_to(target, handle, info, size, resume, progress, chunk_size)
-        if not isinstance(target, str | os.PathLike):
-            await self._stream(handle, target, 0, size, progress, chunk_size)
-            return None
+            return await self._fetch(target, handle, info, size, resume, progress, chunk_size)
         final = Path(target).expanduser()
         if final.is_dir():
             folder, name = final, safe_filename(info.filename, f"object_{handle:08x}")
@@ -311,9 +379,9 @@ class Camera:
             folder, name = final.parent, final.name
         with open_folder(folder) as opened:
             dest = Destination(opened, name)
-            return await self._download_to(dest, handle, info, size, resume, progress, chunk_size)
+            return await self._fetch(dest, handle, info, size, resume, progress, chunk_size)
 
-    async def _download_to(
+    async def _fetch(
         self,
         dest: Destination,
         handle: int,
@@ -322,18 +390,49 @@ class Camera:
         resume: bool,
         progress: Progress | None,
         chunk_size: int,
-    ) -> Path:
-        existing = dest.folder.lstat(dest.name)
-        if (
-            size is not None
-            and existing is not None
-            and stat.S_ISREG(existing.st_mode)
-            and existing.st_size == size
-        ):
-            if progress is not None:
-                progress(size, size)
-            return dest.path  # already complete
-        part = PartFile(dest, await self._stamp(handle, info, size))
+    ) -> Downloaded:
+        stamp = await self._stamp(handle, info, size)
+        loop = asyncio.get_running_loop()
+        for attempt in range(1, MAX_NAME_TRIES + 1):
+            name = dest.name if attempt == 1 else _numbered(dest.name, attempt)
+            here = Destination(dest.folder, name)
+            deadline = loop.time() + self.connection.timeout
+            while True:  # until the name is free, is this object, or is another file
+                existing = dest.folder.lstat(name)
+                if existing is not None:
+                    break
+                try:
+                    part = PartFile(here, stamp)
+                    break
+                except PartBusy:  # another download of ours writes it: wait for its end
+                    if loop.time() > deadline:
+                        raise
+                    await asyncio.sleep(0.1)
+            if existing is not None:
+                if await self._is_this_object(handle, here, existing, size):
+                    if progress is not None and size is not None:
+                        progress(size, size)
+                    return Downloaded(here.path, skipped=True)
+                continue  # another file has this name: never overwritten
+            try:
+                return await self._fill(part, handle, size, resume, progress, chunk_size)
+            finally:
+                try:
+                    part.close()
+                except OSError as exc:
+                    raise StorageError(f"cannot write {here.path}: {exc.strerror}") from None
+        raise StorageError(f"{dest.path}: {MAX_NAME_TRIES} files of that name are there already")
+
+    async def _fill(
+        self,
+        part: PartFile,
+        handle: int,
+        size: int | None,
+        resume: bool,
+        progress: Progress | None,
+        chunk_size: int,
+    ) -> Downloaded:
+        """Resume or start ``part``, stream the object into it and give it its name."""
         try:
             offset = part.trusted_offset() if resume else 0
             if offset and (size is None or offset > size or not await self._partial_ok(size)):
@@ -342,12 +441,35 @@ class Camera:
                 offset = await self._overlap_matches(handle, part, offset)
             part.begin(offset)
             await self._stream(handle, part.fh, offset, size, progress, chunk_size)
-            return part.commit(size)
+            return Downloaded(part.commit(size), resumed_from=offset)
         except RemoteProtocolError:
             part.discard()  # what a lying camera sent is not worth resuming
             raise
-        finally:
-            part.close()
+        except OSError as exc:  # the part, its sidecar, fsync, the rename: a full disk, say
+            raise StorageError(f"cannot write {part.dest.path}: {exc.strerror}") from None
+
+    async def _is_this_object(
+        self, handle: int, dest: Destination, existing: os.stat_result, size: int | None
+    ) -> bool:
+        """Whether the file at ``dest`` is this object already: the same size and, where
+        the camera can read pieces, the same last bytes (a same-named file of another
+        camera or card is not)."""
+        if size is None or not stat.S_ISREG(existing.st_mode) or existing.st_size != size:
+            return False
+        if size == 0 or not await self._partial_ok(size):
+            return True
+        length = min(size, RESUME_OVERLAP)
+        try:
+            fd = dest.folder.open(dest.name, os.O_RDONLY)
+        except StorageError:
+            return False
+        with os.fdopen(fd, "rb") as fh:
+            fh.seek(size - length)
+            mine = fh.read(length)
+        try:
+            return await self.read_partial(handle, size - length, length) == mine
+        except (ResponseError, RemoteProtocolError):
+            return True  # it cannot tell: the size matched
 
     async def _stamp(self, handle: int, info: ObjectInfo, size: int | None) -> dict[str, object]:
         """What a ``.part`` file's sidecar records, to resume only the same object."""
@@ -504,6 +626,12 @@ class Camera:
     async def wait_for_event(self, *codes: int, timeout: float = 30.0) -> CameraEvent:
         with self.events(*codes) as sub:
             return await sub.get(timeout)
+
+
+def _numbered(name: str, n: int) -> str:
+    """``IMG_0001.JPG`` -> ``IMG_0001-2.JPG``."""
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}-{n}.{ext}" if dot and stem else f"{name}-{n}"
 
 
 @contextlib.asynccontextmanager

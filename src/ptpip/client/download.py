@@ -34,6 +34,7 @@ __all__ = [
     "Destination",
     "FileSink",
     "Folder",
+    "PartBusy",
     "PartFile",
     "Progress",
     "atomic_file",
@@ -176,9 +177,11 @@ class Folder:
         except OSError as exc:
             raise _refused(self.path / name, exc) from None
 
-    def open(self, name: str, flags: int, mode: int = 0o644) -> int:
-        """``os.open`` of a regular file in this folder; a link or a device is refused."""
-        path = self.path / name
+    def open(self, name: str, flags: int, mode: int = 0o644, *, shown: Path | None = None) -> int:
+        """``os.open`` of a regular file in this folder; a link or a device is refused.
+
+        Errors name ``shown`` if given (the final name of a temporary file)."""
+        path = shown or self.path / name
         try:
             fd = os.open(
                 self.at(name),
@@ -263,13 +266,17 @@ class Destination:
         return self.folder.path / self.name
 
 
+class PartBusy(StorageError):
+    """Another download is writing this ``.part`` right now."""
+
+
 def _lock(fd: int, path: Path) -> None:
     if fcntl is None:  # pragma: no cover - Windows
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        raise StorageError(f"{path} is being written by another download") from None
+        raise PartBusy(f"{path} is being written by another download") from None
 
 
 class PartFile:
@@ -295,7 +302,13 @@ class PartFile:
             fd = folder.open(self.part_name, os.O_RDWR | os.O_CREAT | os.O_EXCL)
         try:
             _lock(fd, dest.folder.path / self.part_name)
-        except StorageError:
+            # The lock may come just after another download renamed this very file to its
+            # final name: then it is no longer our part, and writing it would spoil theirs.
+            now = folder.lstat(self.part_name)
+            st = os.fstat(fd)
+            if now is None or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+                raise PartBusy(f"{dest.folder.path / self.part_name} was just renamed")
+        except PartBusy:
             os.close(fd)
             raise
         self.fh: BinaryIO = os.fdopen(fd, "r+b")
@@ -371,7 +384,7 @@ def atomic_file(dest: Destination) -> Iterator[BinaryIO]:
     """
     folder = dest.folder
     temp = f".{dest.name}.{secrets.token_hex(4)}.tmp"
-    fd = folder.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    fd = folder.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, shown=dest.path)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ptpip.client.channel import Channel, open_channel
 from ptpip.client.events import CameraEvent, EventHub
@@ -379,7 +379,7 @@ class Connection:
                 )
             )
             if data is not None:
-                await self._send_data_out(initiator, data, pending)
+                await self._send_data_out(initiator, data, pending, limit)
             response = await self._wait(pending, limit)
         except asyncio.CancelledError:
             await self._cancel(pending)
@@ -388,6 +388,9 @@ class Connection:
             self._pending = None
             if pending.give_up is not None:
                 pending.give_up.cancel()
+            future = pending.future
+            if future.done() and not future.cancelled():
+                future.exception()  # seen here, whichever error is raised to the caller
         if pending.error is not None:
             raise pending.error
         resp = response.response
@@ -406,20 +409,61 @@ class Connection:
             raise self.response_error(code, result)
         return result
 
-    async def _send_data_out(self, initiator: Initiator, data: bytes, pending: _Pending) -> None:
-        assert self._cmd is not None
+    async def _send_data_out(
+        self, initiator: Initiator, data: bytes, pending: _Pending, limit: float
+    ) -> None:
+        cmd = self._cmd
+        assert cmd is not None
         view = memoryview(data)
         if not view:
-            self._cmd.write(initiator.data_out(b"", last=True))
+            cmd.write(initiator.data_out(b"", last=True))
             return
         for start in range(0, len(view), DATA_OUT_CHUNK):
             if pending.future.done():
-                return  # the camera answered early (a refusal): stop sending
+                break  # the camera answered early (a refusal): stop sending
             piece = bytes(view[start : start + DATA_OUT_CHUNK])
             last = start + DATA_OUT_CHUNK >= len(view)
-            self._cmd.write(initiator.data_out(piece, last=last))
+            cmd.write(initiator.data_out(piece, last=last))
             pending.last_activity = self._loop.time()
-            await self._cmd.drain()
+            if not await self._drained(cmd, pending, limit):
+                break
+        if pending.future.done() and cmd.is_open and not await self._drained(cmd, pending, 0.0):
+            # It answered early and stopped reading: what we had sent is stuck in the
+            # connection ahead of any later request, so this connection is done for.
+            self._drop(ConnectionClosed("the camera stopped reading in the middle of our data"))
+
+    async def _drained(self, cmd: Channel, pending: _Pending, limit: float) -> bool:
+        """Wait until the camera takes what we sent (True) or answers first (False); a camera
+        that takes nothing for ``limit`` seconds is a Timeout (and the connection is dropped:
+        a Cancel would only queue behind the data it does not read)."""
+        waiter = asyncio.ensure_future(cmd.drain())
+        # Never cancelled (that would cancel the channel's shared future); if we stop
+        # waiting for it, its outcome is not ours to report.
+        waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
+        while not waiter.done():
+            if pending.future.done():
+                return False
+            remaining = limit - (self._loop.time() - pending.last_activity)
+            if remaining <= 0:
+                if limit <= 0:
+                    return False
+                error = Timeout(
+                    f"{self._op_name(pending.code)}: {self.peer_name} took none of our data"
+                    f" for {limit:g} s"
+                )
+                self._drop(error)
+                raise error
+            either: set[asyncio.Future[Any]] = {waiter, pending.future}
+            await asyncio.wait(either, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        waiter.result()
+        return True
+
+    def _drop(self, error: PtpError) -> None:
+        """Abort the command connection; later calls fail with ``error``."""
+        if self._lost is None:
+            self._lost = error
+        if self._cmd is not None:
+            self._cmd.abort()
 
     async def _wait(self, pending: _Pending, limit: float) -> ResponseReceived:
         while True:
