@@ -28,6 +28,7 @@ from ptpip.camera.store import ObjectStore, generate_sample_images
 from ptpip.client.camera import connect
 from ptpip.client.identity import IdentityStore
 from ptpip.ip.packets import (
+    Cancel,
     Data,
     EndData,
     InitCommandAck,
@@ -334,6 +335,34 @@ def test_pipelined_requests_stop_the_reading(tmp_path: Path) -> None:
         client.close()
 
 
+def test_cancels_for_transactions_that_are_not_running_are_not_kept(tmp_path: Path) -> None:
+    with camera(tmp_path) as cam:
+        client = Client(cam.port)
+        cancels = b"".join(Cancel(1000 + n).encode() for n in range(100_000))
+        with traced() as growth:
+            assert client.cmd.flood(cancels, 10.0) == len(cancels)
+            tid = client.cmd.request(OperationCode.GET_STORAGE_IDS)
+            assert client.cmd.answer(tid, timeout=30.0)[0] == ResponseCode.OK
+            held = settled(growth)
+        assert held < 3 * MiB, f"the camera holds {held} bytes for Cancels of nothing"
+        client.close()
+
+
+def test_connections_beyond_the_limit_are_closed_at_once(tmp_path: Path) -> None:
+    with camera(tmp_path) as cam:
+        in_camera(cam, lambda v: setattr(v, "max_connections", 4))
+        held = [Raw(cam.port) for _ in range(4)]
+        extra = Raw(cam.port)
+        assert extra.closed_within(2.0)
+        for conn in held:
+            conn.close()
+        wait_for(lambda: in_camera(cam, lambda v: not v._conns), "the connections to go")
+        client = Client(cam.port)  # room again
+        assert client.cmd.transact(OperationCode.GET_STORAGE_IDS)[0] == ResponseCode.OK
+        client.close()
+        extra.close()
+
+
 @pytest.mark.parametrize("via", ["command", "event"])
 def test_a_probe_flood_whose_answers_are_never_read_is_bounded(tmp_path: Path, via: str) -> None:
     with camera(tmp_path) as cam:
@@ -501,14 +530,14 @@ def test_a_new_client_gets_in_when_the_silent_session_does_not_answer_a_probe(
 
 
 def test_a_silent_session_that_answers_the_probe_keeps_the_camera(tmp_path: Path) -> None:
-    with camera(tmp_path, probe_after=0.2, probe_timeout=2.0) as cam:
+    with camera(tmp_path, probe_after=0.2, probe_timeout=4.0) as cam:
         alive = Client(cam.port)
         time.sleep(0.3)
         newcomer = Raw(cam.port)
         newcomer.send(InitCommandRequest(GUID, "newcomer").encode())
         assert alive.evt.raw_packet() == PROBE_REQUEST
         alive.evt.send(PROBE_RESPONSE)
-        refused = newcomer.packet()
+        refused = newcomer.packet(timeout=2.0)  # at once, not when the probe times out
         assert isinstance(refused, InitFail)
         assert refused.reason == InitFailReason.BUSY
         assert newcomer.closed_within(2.0)

@@ -196,7 +196,11 @@ class ServerSession:
         waiter = self._traffic = self._loop.create_future()
         try:
             target.write(target.responder.probe())
-            done, _ = await asyncio.wait({waiter, self.command_conn.closed}, timeout=timeout)
+            done, _ = await asyncio.wait(
+                {waiter, self.command_conn.closed},
+                timeout=timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             self._traffic = None
         return waiter in done
