@@ -134,6 +134,7 @@ def test_unknown_sections_and_keys_exit_102_naming_them(
         ("[responder]\nevent_port = abc\n", "[responder] event_port"),
         ("[server]\nport = 99999\n", "[server] port"),
         ("[server]\nenabled = maybe\n", "[server] enabled"),
+        ("[server]\nauth = maybe\n", "[server] auth"),
         ("[responder]\nvendor = acme\n", "[responder] vendor"),
     ],
 )
@@ -155,6 +156,8 @@ def test_malformed_files_exit_102(cli: Cli, tmp_path: Path, text: str) -> None:
     conf = write(tmp_path, text)
     run = cli.fails(102, "-f", str(conf), "info")
     assert "Error reading config file" in run.stderr
+    assert str(conf) in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1  # configparser's messages span lines
 
 
 @pytest.mark.parametrize("value", ["true", '"true"', "yes", "1", "on", "True"])

@@ -58,6 +58,7 @@ LONG_FLAGS = (
     "--pretty",
     "--record",
     "--timeout",
+    "--no-auth",
 )
 
 
@@ -83,6 +84,7 @@ def test_help_prints_the_usage_on_stdout(cli: Cli, flag: str) -> None:
     for code in ("102", "104", "105"):
         assert code in run.stdout
     assert "liveview" in run.stdout  # listed with the other commands
+    assert "ptpip send" in run.stdout  # the server's client
 
 
 def test_help_wins_over_everything_else(cli: Cli) -> None:

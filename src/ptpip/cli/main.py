@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ptpip.cli.context import Context
     from ptpip.client.camera import Camera
     from ptpip.record import PcapRecorder
+    from ptpip.vendors.base import VendorProfile
 
 __all__ = ["main"]
 
@@ -26,11 +27,13 @@ Commands (run `ptpip -h HOST help COMMAND` for details):
   watch, liveview, help
   simulate     run a virtual camera: ptpip simulate [-t VENDOR] [-h HOST] [-p PORT]
   discover     find cameras on the network (SSDP): ptpip discover [--timeout S]
+  send         send one command to a running server (-s): ptpip send [-sp PORT] get iso
 
 Examples:
   ptpip -h 192.168.0.1 info
   ptpip -h 127.0.0.1 -p 15740 -c "set iso 400"
   ptpip -t fuji -pc 55740 -pe 55741 -ps 55742 -c "capture 2 /tmp/x.jpg"
+  ptpip -h 192.168.0.1 -s              then, from other programs: ptpip send get iso
 
 Exit codes: 0 ok, 1 unspecified, 2 invalid arguments, 3 the command failed,
   102 config file, 104 creating the client, 105 connecting to the camera.
@@ -51,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         from ptpip.cli.discover import main as discover_main
 
         return discover_main(args[1:])
+    if args and args[0] == "send":
+        from ptpip.cli.remote import main as send_main
+
+        return send_main(args[1:])
     if not args:
         sys.stderr.write(usage())
         return ExitStatus.ERROR  # the seed's exit code for "no arguments"
@@ -134,6 +141,14 @@ async def connect_for_cli(s: Settings) -> tuple[Camera, PcapRecorder | None]:
         cmd, evt, stream = effective_ports(s, profile.default_ports)
     except ValueError as exc:
         raise CliError(f"Error creating PTP/IP client - {exc}", ExitStatus.CLIENT) from None
+    if s.name is not None:
+        _check_name(s.name, profile, s.vendor_enum.value)
+    from ptpip.client.channel import check_host
+
+    try:
+        check_host(s.host)  # before the identity store remembers a camera by this name
+    except PtpError as exc:
+        raise CliError(f"Error connecting to responder - {exc}", ExitStatus.CONNECT) from None
     recorder = None
     if s.record is not None:
         from ptpip.record import PcapRecorder
@@ -160,6 +175,8 @@ async def connect_for_cli(s: Settings) -> tuple[Camera, PcapRecorder | None]:
             guid=identity.guid,
             name=identity.name,
             timeout=s.timeout,
+            # an explicit --timeout bounds the Init too; else a pairing dialect's long wait
+            init_timeout=s.timeout if s.timeout_explicit else None,
             recorder=recorder,
             notice=lambda text: print(text, file=sys.stderr, flush=True),
         )
@@ -168,6 +185,24 @@ async def connect_for_cli(s: Settings) -> tuple[Camera, PcapRecorder | None]:
             recorder.close()
         raise CliError(f"Error connecting to responder - {exc}", ExitStatus.CONNECT) from None
     return camera, recorder
+
+
+def _check_name(name: str, profile: VendorProfile, vendor: str) -> None:
+    """The friendly name must fit this dialect's Init packet (checked before connecting)."""
+    from ptpip.client.identity import Identity
+    from ptpip.errors import LocalProtocolError
+
+    request = profile.init_request(Identity(bytes(16), name))
+    try:
+        request.encode()
+    except LocalProtocolError as exc:
+        raise CliError(f"Error creating PTP/IP client - {exc}", ExitStatus.CLIENT) from None
+    if request.friendly_name != name:  # the dialect shortens names (Fuji's 54-byte field)
+        raise CliError(
+            f"Error creating PTP/IP client - friendly name of {len(name)} characters too long"
+            f" for {vendor} cameras: at most {len(request.friendly_name)}",
+            ExitStatus.CLIENT,
+        )
 
 
 async def _run(s: Settings) -> int:
@@ -209,7 +244,7 @@ async def run_one(ctx: Context, line: str) -> int:
         sys.stderr.write(f"ptpip: {exc}\n")
         if exc.usage:
             sys.stderr.write(f"{exc.usage}\n")
-        return ExitStatus.COMMAND_FAILED
+        return int(exc.exit_code)
     except PtpError as exc:
         sys.stderr.write(f"ptpip: {exc}\n")
         return int(exc.exit_code)
@@ -219,6 +254,12 @@ async def run_one(ctx: Context, line: str) -> int:
     else:
         sys.stdout.write(out.text)
     sys.stdout.flush()
+    if out.error is not None:  # it did part of its work (some files failed)
+        sys.stderr.write(f"ptpip: {out.error}\n")
+        return ExitStatus.COMMAND_FAILED
+    if not ctx.camera.connection.is_open:  # e.g. `watch` ended because the camera went away
+        sys.stderr.write("ptpip: the camera closed the connection\n")
+        return ExitStatus.CONNECT
     return ExitStatus.OK
 
 

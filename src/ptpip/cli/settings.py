@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import os
 import re
+import select
+import stat
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +28,7 @@ __all__ = [
     "build_parser",
     "parse_port",
     "parse_settings",
+    "parse_timeout",
 ]
 
 #: The seed's ``-t`` strings (malc0mn-cli.md §2.1). Those ptpip has no dialect for speak
@@ -89,6 +95,10 @@ class Settings:
     pretty: bool = False
     record: Path | None = None
     timeout: float = 10.0
+    #: --timeout was given: it then bounds the Init handshake too (pairing waits otherwise)
+    timeout_explicit: bool = False
+    #: server mode asks TCP clients for the secret token (off: --no-auth, [server] auth = false)
+    server_auth: bool = True
 
     @property
     def vendor_enum(self) -> Vendor:
@@ -101,20 +111,47 @@ class Settings:
         return " ".join(self.words) if self.words else None
 
 
+#: Go's uint flag forms, ASCII only: 0x/0o/0b prefixes, leading-0 octal, plain decimal. No
+#: sign, no underscores, no other digits (Python's int() takes "1_5740" and "١٥٧٤٠").
+_PORT_FORMS = (
+    (re.compile(r"0x([0-9a-f]+)", re.ASCII), 16),
+    (re.compile(r"0o([0-7]+)", re.ASCII), 8),
+    (re.compile(r"0b([01]+)", re.ASCII), 2),
+    (re.compile(r"0([0-7]+)", re.ASCII), 8),
+    (re.compile(r"([1-9][0-9]*|0)", re.ASCII), 10),
+)
+
+
 def parse_port(text: str) -> int:
     """A port like Go's uint16 flag: 0x/0o/0b prefixes and leading-0 octal, 1..65535."""
-    t = text.strip().lower()
-    try:
-        if t.startswith(("0x", "0o", "0b")):
-            value = int(t, 0)
-        elif len(t) > 1 and t.startswith("0"):
-            value = int(t, 8)
-        else:
-            value = int(t, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'invalid value "{text}": not a port number') from None
+    t = text.strip(" \t").lower()
+    for pattern, base in _PORT_FORMS:
+        m = pattern.fullmatch(t)
+        if m:
+            value = int(m[1], base)
+            break
+    else:
+        raise argparse.ArgumentTypeError(f'invalid value "{text}": not a port number')
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f'invalid value "{text}": value out of range')
+    return value
+
+
+#: Seconds, ASCII digits only: 10, 2.5, .5, 1e1 (no sign, nan or inf).
+_SECONDS = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[-+]?[0-9]+)?", re.ASCII | re.IGNORECASE)
+#: The longest wait --timeout may ask for: one day.
+MAX_TIMEOUT = 86400.0
+
+
+def parse_timeout(text: str) -> float:
+    """A positive, finite number of seconds, at most :data:`MAX_TIMEOUT`."""
+    if not _SECONDS.fullmatch(text.strip(" \t")):
+        raise argparse.ArgumentTypeError(f'invalid value "{text}": not a number of seconds')
+    value = float(text)
+    if not 0 < value <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f'invalid value "{text}": must be more than 0 and at most {MAX_TIMEOUT:g} seconds'
+        )
     return value
 
 
@@ -128,7 +165,9 @@ def _vendor(text: str) -> str:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise CliError(message, ExitStatus.USAGE, usage=True)
+        # "argument -p/--port: invalid value ..." names the flag and the problem: one line.
+        # Other mistakes (unknown flags, a missing value) also point to the usage.
+        raise CliError(message, ExitStatus.USAGE, usage=": invalid " not in message)
 
 
 def build_parser(prog: str = "ptpip") -> argparse.ArgumentParser:
@@ -154,7 +193,20 @@ def build_parser(prog: str = "ptpip") -> argparse.ArgumentParser:
     add("--json", dest="json", action="store_true", help="Machine-readable JSON output.")
     add("--pretty", dest="pretty", action="store_true", help="Indent JSON output.")
     add("--record", dest="record", type=Path, help="Write the PTP/IP traffic to a pcap file.")
-    add("--timeout", dest="timeout", type=float, help="Seconds to wait for the camera (10).")
+    add(
+        "--timeout",
+        dest="timeout",
+        type=parse_timeout,
+        help="Seconds to wait for the camera (10); when given, also for the Init handshake"
+        " (which otherwise waits up to 180 s for a pairing confirmation on Canon and Fuji).",
+    )
+    add(
+        "--no-auth",
+        dest="no_auth",
+        action="store_true",
+        help="Server mode without authentication (the seed's plain TCP, for nc): any program"
+        " on this machine can then control the camera.",
+    )
     add("words", nargs=argparse.REMAINDER, help="a command and its arguments")
     return p
 
@@ -254,6 +306,8 @@ def parse_settings(argv: list[str]) -> Settings:
             setattr(s, key, value)
     s.help, s.version, s.interactive, s.server = ns.help, ns.version, ns.interactive, ns.server
     s.json, s.pretty = ns.json, ns.pretty
+    s.timeout_explicit = ns.timeout is not None
+    s.server_auth = not ns.no_auth
     s.words = [w for w in ns.words if w != "--"]
     if s.command is not None and not s.command.strip():
         raise CliError("-c needs a command, e.g. -c info", ExitStatus.USAGE, usage=True)
@@ -272,7 +326,12 @@ _CONFIG_KEYS: dict[str, dict[str, str]] = {
         "event_port": "event_port",
         "stream_port": "stream_port",
     },
-    "server": {"enabled": "server", "address": "server_address", "port": "server_port"},
+    "server": {
+        "enabled": "server",
+        "address": "server_address",
+        "port": "server_port",
+        "auth": "server_auth",
+    },
 }
 
 
@@ -283,6 +342,12 @@ def _unquote(value: str) -> str:
     return value
 
 
+#: A config file is a few lines; more than this is not one (/dev/zero, a log file, ...).
+MAX_CONFIG_BYTES = 1 << 20
+#: How long a config that is a pipe or a device may take to reach its end.
+CONFIG_READ_SECONDS = 2.0
+
+
 def apply_config(s: Settings) -> None:
     """Load ``s.config`` over the flags; any problem raises CliError with exit code 102."""
     if s.config is None:
@@ -291,13 +356,14 @@ def apply_config(s: Settings) -> None:
     parser = configparser.ConfigParser(
         inline_comment_prefixes=(";", "#"), comment_prefixes=(";", "#"), interpolation=None
     )
+    text = read_config_text(path)
     try:
-        with path.open(encoding="utf-8") as fh:
-            parser.read_file(fh)
-    except OSError as exc:
-        raise CliError(f"Error opening config file - {exc}", ExitStatus.CONFIG) from None
+        parser.read_string(text, source=str(path))
     except configparser.Error as exc:
-        raise CliError(f"Error reading config file {path}: {exc}", ExitStatus.CONFIG) from None
+        detail = " ".join(str(exc).split())  # its messages span lines; one line here
+        if len(detail) > 300:
+            detail = detail[:300] + " …"
+        raise CliError(f"Error reading config file {path}: {detail}", ExitStatus.CONFIG) from None
     for section in parser.sections():
         keys = _CONFIG_KEYS.get(section)
         if keys is None:
@@ -316,6 +382,81 @@ def apply_config(s: Settings) -> None:
             _set_from_config(s, path, section, key, target, _unquote(raw))
 
 
+def read_config_text(path: Path) -> str:
+    """The text of a config file, read safely: never more than :data:`MAX_CONFIG_BYTES`, never
+    waiting more than :data:`CONFIG_READ_SECONDS` for a pipe or device to end, UTF-8 only."""
+
+    def fail(problem: str) -> CliError:
+        return CliError(f"Error opening config file - {path}: {problem}", ExitStatus.CONFIG)
+
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise fail(exc.strerror or str(exc)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise fail("is a directory, not a file")
+        # a pipe (-f <(...)), a FIFO or a device: bounded in size and in time
+        data = _read_file(fd, fail) if stat.S_ISREG(mode) else _read_stream(fd, fail)
+    except OSError as exc:
+        raise fail(exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+    if b"\x00" in data:
+        raise fail("a binary file (it contains NUL bytes), not an INI config file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start]
+        raise fail(f"not UTF-8 text (byte 0x{bad:02x} at offset {exc.start})") from None
+
+
+def _too_big() -> str:
+    return f"too big for a config file (more than {MAX_CONFIG_BYTES // 1024} KiB)"
+
+
+def _read_file(fd: int, fail: Callable[[str], CliError]) -> bytes:
+    if os.fstat(fd).st_size > MAX_CONFIG_BYTES:
+        raise fail(_too_big())
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := os.read(fd, 65536):  # ends: EOF, or the size check below
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > MAX_CONFIG_BYTES:  # it grew while we read it
+            raise fail(_too_big())
+    return b"".join(chunks)
+
+
+def _read_stream(fd: int, fail: Callable[[str], CliError]) -> bytes:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    deadline = time.monotonic() + CONFIG_READ_SECONDS
+    chunks: list[bytes] = []
+    total = 0
+    while True:  # ends: EOF, the size limit, or the deadline
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise fail(
+                f"no end of file within {CONFIG_READ_SECONDS:g} s (a pipe or device that never"
+                " ends?)"
+            )
+        if not poller.poll(max(1, int(left * 1000))):
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > MAX_CONFIG_BYTES:
+            raise fail(_too_big())
+
+
 def _set_from_config(
     s: Settings, path: Path, section: str, key: str, target: str, value: str
 ) -> None:
@@ -323,11 +464,11 @@ def _set_from_config(
     try:
         if target in ("port", "cmd_port", "event_port", "stream_port", "server_port"):
             setattr(s, target, parse_port(value))
-        elif target == "server":
+        elif target in ("server", "server_auth"):
             low = value.lower()
             if low not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
                 raise argparse.ArgumentTypeError(f"{value!r} is not true or false")
-            s.server = low in ("true", "1", "yes", "on")
+            setattr(s, target, low in ("true", "1", "yes", "on"))
         elif target == "vendor":
             s.vendor = _vendor(value)
         else:

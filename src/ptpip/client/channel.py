@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import logging
+import re
 import socket
 from collections.abc import Callable
 
 from ptpip.errors import ConnectionClosed, PtpError, RemoteProtocolError, Timeout, TransportError
 from ptpip.ip.initiator import Initiator, InitiatorEvent
 
-__all__ = ["Channel", "open_channel"]
+__all__ = ["Channel", "check_host", "open_channel"]
 
 log = logging.getLogger("ptpip.client")
 #: Every byte on the wire at DEBUG level (``ptpip -vvv``): direction, size, the first bytes.
@@ -136,6 +138,43 @@ class Channel(asyncio.Protocol):
         return (str(peer[0]), int(peer[1])) if peer else None
 
 
+#: One part of a DNS name (RFC 1123; "_" as found in local names): 1..63 characters.
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.ASCII | re.IGNORECASE)
+_MAX_NAME = 253
+
+
+def check_host(host: str) -> None:
+    """Raise :class:`TransportError` unless ``host`` is an IP address or a well-formed DNS name.
+
+    Checked before any lookup, so nonsense never reaches a resolver, and an over-long label
+    (which makes getaddrinfo raise UnicodeError, not OSError) is a clear one-line error.
+    """
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return
+    shown = repr(host) if len(host) <= 64 else f"{host[:60]!r}… ({len(host)} characters)"
+    try:
+        name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        name = host if host.isascii() else ""
+        if not name:
+            raise TransportError(f"invalid host name {shown}") from None
+    if name.endswith("."):
+        name = name[:-1]
+    if not name:
+        raise TransportError("invalid host name '': give the camera's IP address or name")
+    if len(name) > _MAX_NAME:
+        raise TransportError(f"invalid host name {shown}: longer than {_MAX_NAME} characters")
+    for label in name.split("."):
+        if not _LABEL.fullmatch(label):
+            why = (
+                "a part of a name has 1 to 63 characters"
+                if not label or len(label) > 63
+                else "only letters, digits, '-' and '.' are allowed"
+            )
+            raise TransportError(f"invalid host name {shown}: {why}")
+
+
 async def open_channel(
     host: str,
     port: int,
@@ -148,6 +187,7 @@ async def open_channel(
     retry_delay: float = 0.1,
 ) -> Channel:
     """Connect, retrying "connection refused" ``retries`` times (some cameras open late)."""
+    check_host(host)
     loop = asyncio.get_running_loop()
     attempt = 0
     while True:
@@ -164,6 +204,8 @@ async def open_channel(
                 raise TransportError(
                     f"{host}:{port} refused the connection: is the camera in remote mode?"
                 ) from None
+        except UnicodeError as exc:  # the name did not encode (an over-long label)
+            raise TransportError(f"invalid host name {host!r}: {exc}") from None
         except OSError as exc:
             if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
                 raise TransportError(f"{host} is unreachable: {exc.strerror}") from None
