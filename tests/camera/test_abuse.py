@@ -345,6 +345,14 @@ def test_cancels_for_transactions_that_are_not_running_are_not_kept(tmp_path: Pa
             assert client.cmd.answer(tid, timeout=30.0)[0] == ResponseCode.OK
             held = settled(growth)
         assert held < 3 * MiB, f"the camera holds {held} bytes for Cancels of nothing"
+        # and the same Cancel, over and over, for a transaction that hangs: kept once
+        cam.faults.stall.add(OperationCode.GET_DEVICE_INFO)
+        tid = client.cmd.request(OperationCode.GET_DEVICE_INFO)
+        wait_for(lambda: live_session(cam).current_tid == tid, "the request to run")
+        with traced() as growth:
+            assert client.cmd.flood(Cancel(tid).encode() * 100_000, 10.0) == 1_200_000
+            held = settled(growth)
+        assert held < 3 * MiB, f"the camera holds {held} bytes for repeated Cancels"
         client.close()
 
 

@@ -97,6 +97,8 @@ class Connection(asyncio.Protocol):
         self.peer = ""
         #: answers (Probe Responses) dropped because the peer does not read
         self.dropped = 0
+        #: packets that fit no transaction
+        self.strays = 0
         self._paused: asyncio.Future[None] | None = None
         self._read_pauses: set[str] = set()
         self._unhandled: deque[ResponderEvent] = deque()
@@ -182,7 +184,9 @@ class Connection(asyncio.Protocol):
         elif isinstance(event, ProbeAnswered):
             log.debug("%s", type(event).__name__)
         elif isinstance(event, StrayInput):
-            log.info("stray input: %s", event.what)
+            self.strays += 1
+            if self.strays <= 10 or self.strays % 10_000 == 0:  # a flood is not a log flood
+                log.info("stray input (%d so far): %s", self.strays, event.what)
         elif session is not None and self is session.command_conn:
             session.feed(event)
         else:

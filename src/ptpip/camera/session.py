@@ -120,11 +120,11 @@ class ServerSession:
                 self.command_conn.abort()
         elif isinstance(event, CancelReceived):
             tid = event.transaction_id
-            if tid not in self._pending_tids:
-                log.debug("Cancel of transaction %d, which is not running: ignored", tid)
+            if tid not in self._pending_tids or tid in self._cancelled:
+                log.debug("Cancel of transaction %d ignored: not running or cancelled", tid)
                 return
             self._cancelled.add(tid)
-            if tid == self.current_tid:
+            if tid == self.current_tid and tid in self._data_tids:
                 self._data_out.put_nowait(event)  # wakes a data-out phase that waits for more
 
     def _takes_data_out(self, request: RequestReceived) -> bool:
@@ -311,6 +311,9 @@ class ServerSession:
         buf = bytearray()
         timeout = self.camera.data_timeout or None
         try:
+            if self.cancelled(tid):  # while it waited in the queue
+                self._respond(ResponseCode.TRANSACTION_CANCELLED, tid)
+                return None
             while True:
                 try:
                     async with asyncio.timeout(timeout):
