@@ -598,6 +598,26 @@ def test_a_capture_into_a_swapped_folder_stays_inside(
     assert sorted(p.name for p in outside.iterdir()) == before
 
 
+def test_samples_never_follow_a_dcim_symlink_planted_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    card = tmp_path / "card"
+    card.mkdir()
+    real_mkdir = os.mkdir
+
+    def planting(path: Any, *args: Any, **kw: Any) -> None:
+        if os.fspath(path).endswith("DCIM") and not (card / "DCIM").is_symlink():
+            (card / "DCIM").symlink_to(outside, target_is_directory=True)
+        real_mkdir(path, *args, **kw)
+
+    monkeypatch.setattr(os, "mkdir", planting)
+    store = ObjectStore(card)
+    assert list(outside.iterdir()) == []
+    assert store.handles() == ()
+
+
 def test_a_fifo_swapped_in_is_refused_without_blocking(tmp_path: Path) -> None:
     store = ObjectStore(tmp_path / "card")
     handle = store.lookup(FOLDER / "IMG_0002.JPG")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +23,7 @@ __all__ = [
     "make_thumbnail",
     "object_format",
     "png_dimensions",
+    "sample_images",
     "thumb_size",
 ]
 
@@ -176,6 +177,21 @@ def generate_jpeg(
     out = io.BytesIO()
     img.save(out, "JPEG", quality=85, exif=exif)  # Pillow writes baseline unless asked otherwise
     return out.getvalue()
+
+
+def sample_images(
+    count: int = 4,
+    *,
+    model: str = "ptpip virtual camera",
+    clock: Callable[[], datetime] = datetime.now,
+) -> Iterator[tuple[str, bytes, float]]:
+    """(name, JPEG, timestamp) of ``count`` test pictures IMG_0001.JPG…, a minute apart."""
+    now = clock().replace(microsecond=0)
+    for index in range(count):
+        number = index + 1
+        name = f"IMG_{number:04d}.JPG"
+        when = now - timedelta(minutes=count - index - 1)
+        yield name, generate_jpeg(number, model=model, when=when, label=name), when.timestamp()
 
 
 def generate_sample_images(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ from ptpip.camera._imaging import (
     make_thumbnail,
     object_format,
     png_dimensions,
+    sample_images,
     thumb_size,
 )
 from ptpip.ptp.codes import (
@@ -53,6 +55,8 @@ ALL = 0xFFFF_FFFF
 
 # A name PTP cannot carry or a client could misread as a path: separators, NUL, and lone
 # surrogates (os.fsdecode's stand-ins for bytes that are not UTF-8).
+log = logging.getLogger("ptpip.camera")
+
 _BAD_NAME = re.compile("[/\\\\\x00\ud800-\udfff]")
 _DCF_FOLDER = re.compile(r"([1-9]\d\d)[0-9A-Za-z_]{5}")
 _DCF_FILE = re.compile(r"[0-9A-Za-z_]{4}(\d{4})\.[0-9A-Za-z]{3}")
@@ -137,7 +141,10 @@ class ObjectStore:
         with os.scandir(self.root) as it:
             empty = next(it, None) is None and not read_only
         if empty:
-            generate_sample_images(self.root / "DCIM" / "100PTPIP", model=model, clock=clock)
+            try:
+                self._write_samples()
+            except StoreError as exc:  # a symlink planted meanwhile: no samples, no harm
+                log.warning("no sample images on the card: %s", exc)
         added, _ = self.rescan()
         # DCF numbering continues across folders and deletions, like a camera's.
         self._last_number = max(
@@ -149,6 +156,21 @@ class ObjectStore:
             for handle in added:
                 if self._entries[handle].children is None:
                     self._warm_thumbnail(handle)
+
+    def _write_samples(self) -> None:
+        """An empty card gets DCIM/100PTPIP with a few pictures, written the safe way (a
+        DCIM symlink planted meanwhile is not followed)."""
+        folder = self.root
+        for name in ("DCIM", "100PTPIP"):
+            with self._folder_fd(folder) as fd, contextlib.suppress(FileExistsError):
+                os.mkdir(name, dir_fd=fd)
+            folder = folder / name
+        with self._folder_fd(folder) as fd:
+            for name, data, stamp in sample_images(model=self.model, clock=self._clock):
+                with os.fdopen(os.open(name, _CREATE_FLAGS, 0o666, dir_fd=fd), "wb") as out:
+                    out.write(data)
+                    out.flush()
+                    os.utime(out.fileno(), (stamp, stamp))  # dates match DateTimeOriginal
 
     # -- scanning --------------------------------------------------------------------------
 
