@@ -457,6 +457,7 @@ def _progress(ctx: Context) -> Iterator[tuple[_ProgressFactory, _Note]]:
         yield (lambda filename, total: None), ctx.note
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -478,7 +479,7 @@ def _progress(ctx: Context) -> Iterator[tuple[_ProgressFactory, _Note]]:
     with bar:
 
         def factory(filename: str, total: int | None) -> Progress | None:
-            task = bar.add_task(filename, total=total)
+            task = bar.add_task(escape(shown(filename)), total=total)  # no markup from a camera
 
             def report(done: int, size: int | None) -> None:
                 bar.update(task, completed=done, total=size)

@@ -24,7 +24,7 @@ from ptpip.client.download import (
 )
 from ptpip.client.events import CameraEvent, Subscription
 from ptpip.client.identity import Identity, IdentityStore
-from ptpip.client.session import Connection, DataSink, Result
+from ptpip.client.session import DATASET_LIMIT, Connection, DataSink, Result
 from ptpip.errors import (
     ConnectionClosed,
     LocalProtocolError,
@@ -63,9 +63,6 @@ __all__ = [
 #: GetPartialObject piece size: libgphoto2 and airnef settled on 1 MiB (Nikon drops larger).
 PARTIAL_CHUNK = 1024 * 1024
 _U32_MAX = 0xFFFF_FFFF
-#: The most a dataset may take in memory: real ones are a few KiB, so a camera announcing
-#: more is lying, and gets a clear error instead of gigabytes of decoded Python objects.
-DATASET_LIMIT = 1024 * 1024
 #: A handle list of a million objects (more than any card holds).
 HANDLES_LIMIT = 4 + 4 * 1_000_000
 #: Folders deeper than this are not believed (DCF cameras use two: DCIM/100XXXXX).

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from ptpip.record import PcapRecorder
     from ptpip.vendors.base import VendorProfile
 
-__all__ = ["BytesSink", "Connection", "DataSink", "Result"]
+__all__ = ["DATASET_LIMIT", "DEFAULT_DATA_LIMIT", "BytesSink", "Connection", "DataSink", "Result"]
 
 log = logging.getLogger("ptpip.client")
 
@@ -59,8 +59,11 @@ PROGRESS_BYTES = 64 * 1024
 #: long, and this many more bytes, to answer our Cancel before the connection is dropped.
 ABORT_GRACE = 2.0
 ABORT_BYTES = 8 * 1024 * 1024
-#: Data kept in memory by default for one transaction (datasets, raw operations).
-DEFAULT_DATA_LIMIT = 64 * 1024 * 1024
+#: Data kept in memory by default for one transaction (raw operations, thumbnails, frames).
+DEFAULT_DATA_LIMIT = 16 * 1024 * 1024
+#: The most a dataset may take: real ones are a few KiB, so a camera announcing more is
+#: lying, and gets a clear error instead of gigabytes of decoded Python objects.
+DATASET_LIMIT = 1024 * 1024
 
 
 class DataSink(Protocol):
@@ -427,7 +430,7 @@ class Connection:
             pending.last_activity = self._loop.time()
             if not await self._drained(cmd, pending, limit):
                 break
-        if pending.future.done() and cmd.is_open and not await self._drained(cmd, pending, 0.0):
+        if pending.future.done() and cmd.is_open and cmd.writing_paused:
             # It answered early and stopped reading: what we had sent is stuck in the
             # connection ahead of any later request, so this connection is done for.
             self._drop(ConnectionClosed("the camera stopped reading in the middle of our data"))
@@ -436,6 +439,8 @@ class Connection:
         """Wait until the camera takes what we sent (True) or answers first (False); a camera
         that takes nothing for ``limit`` seconds is a Timeout (and the connection is dropped:
         a Cancel would only queue behind the data it does not read)."""
+        if not cmd.writing_paused:
+            return True
         waiter = asyncio.ensure_future(cmd.drain())
         # Never cancelled (that would cancel the channel's shared future); if we stop
         # waiting for it, its outcome is not ours to report.
@@ -445,8 +450,6 @@ class Connection:
                 return False
             remaining = limit - (self._loop.time() - pending.last_activity)
             if remaining <= 0:
-                if limit <= 0:
-                    return False
                 error = Timeout(
                     f"{self._op_name(pending.code)}: {self.peer_name} took none of our data"
                     f" for {limit:g} s"

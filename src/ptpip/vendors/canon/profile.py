@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, ClassVar
 
 from ptpip.client.events import CameraEvent
+from ptpip.client.session import DATASET_LIMIT
 from ptpip.errors import ConnectionClosed, PtpError, ResponseError, Timeout
 from ptpip.ptp.codes import DataType, InitFailReason, ResponseCode, Vendor
 from ptpip.ptp.datasets import DevicePropDesc, ObjectInfo, PropEnum
@@ -161,7 +162,7 @@ class CanonProfile(VendorProfile):
 
     async def poll(self, camera: Camera) -> int:
         """One GetEvent: apply the records to the cache, publish them; how many there were."""
-        result = await camera.transact(CanonOp.GET_EVENT)
+        result = await camera.transact(CanonOp.GET_EVENT, max_data=DATASET_LIMIT)
         records = decode_events(result.data)
         for record in records:
             self._apply(camera, record)

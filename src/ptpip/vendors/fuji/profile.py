@@ -15,6 +15,7 @@ import struct
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, ClassVar
 
+from ptpip.client.session import DATASET_LIMIT
 from ptpip.errors import (
     ConnectionClosed,
     PtpError,
@@ -204,7 +205,7 @@ class FujiProfile(VendorProfile):
         self, camera: Camera, *, refresh: bool = False
     ) -> dict[int, DevicePropDesc]:
         if self._descs is None or refresh:
-            result = await camera.transact(FujiOp.GET_FUJI_DEVICE_INFO)
+            result = await camera.transact(FujiOp.GET_FUJI_DEVICE_INFO, max_data=DATASET_LIMIT)
             self._descs = {d.code: d for d in decode_prop_list(result.data)}
         return self._descs
 
@@ -242,7 +243,9 @@ class FujiProfile(VendorProfile):
 
     async def state(self, camera: Camera) -> list[tuple[int, Value]]:
         """0xD212: (code, value) pairs; values are u32 on the wire, narrowed by type."""
-        result = await camera.transact(OperationCode.GET_DEVICE_PROP_VALUE, (FujiOp.CURRENT_STATE,))
+        result = await camera.transact(
+            OperationCode.GET_DEVICE_PROP_VALUE, (FujiOp.CURRENT_STATE,), max_data=DATASET_LIMIT
+        )
         pairs: list[tuple[int, Value]] = []
         for code, raw in decode_state(result.data):
             datatype = FUJI_TYPES.get(code, DataType.UINT32)

@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from ptpip.client.events import CameraEvent
+from ptpip.client.session import DATASET_LIMIT
 from ptpip.errors import (
     ConnectionClosed,
     OperationNotSupported,
@@ -263,7 +264,9 @@ class LeicaProfile(VendorProfile):
             before = value if isinstance(value, int) else 0
         await camera.write_prop_value(streams, DataType.UINT32, before | ENABLE_VIDEO_STREAM)
         try:
-            info = await camera.transact(OperationCode.GET_STREAM_INFO, check=False)
+            info = await camera.transact(
+                OperationCode.GET_STREAM_INFO, check=False, max_data=DATASET_LIMIT
+            )
             if info.ok and info.data:
                 with contextlib.suppress(RemoteProtocolError):
                     self.stream_info = StreamInfo.decode(info.data)
