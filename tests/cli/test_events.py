@@ -74,6 +74,58 @@ def test_watch_ends_after_its_timeout(cli: Cli) -> None:
     assert run.stdout == ""
 
 
+def test_watch_fails_when_the_camera_goes_away(fresh_cli: Cli, camera: RunningCamera) -> None:
+    watch = fresh_cli.start("watch")
+    wait_for_session(camera)
+
+    async def drop() -> None:
+        assert camera.camera is not None and camera.camera.session is not None
+        camera.camera.session.command_conn.abort()
+
+    camera.call(drop)
+    assert watch.wait() == 105, watch.err.text(timeout=5)
+    err = watch.err.text(timeout=5)
+    assert "Traceback" not in err and "never retrieved" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_watch_with_a_camera_string_escapes_it(fresh_cli: Cli, camera: RunningCamera) -> None:
+    watch = fresh_cli.start("watch", "--count", "1", "--timeout", "10")
+    wait_for_session(camera)
+    store = camera.personality.store  # type: ignore[attr-defined]
+    path = store.root / "DCIM" / "100PTPIP" / "E\x1b[31mVIL\u202e.JPG"
+    path.write_bytes(b"\xff\xd8\xff\xd9")
+
+    async def add() -> None:
+        store.rescan()
+        assert camera.camera is not None and camera.camera.session is not None
+        handle = store.lookup("DCIM/100PTPIP/" + path.name)
+        camera.camera.session.send_event(EventCode.OBJECT_ADDED, UNSOLICITED_TID, (handle,))
+
+    camera.call(add)
+    assert watch.wait() == 0, watch.err.text(timeout=5)
+    out = watch.out.text(timeout=5)
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "E\\x1b[31mVIL\\u202e.JPG" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["watch", "--timeout", "nan"],
+        ["watch", "--timeout", "-1"],
+        ["watch", "--timeout", "0"],
+        ["watch", "--timeout", "inf"],
+        ["watch", "--count", "-3"],
+    ],
+)
+def test_watch_bad_values_exit_2_at_once(cli: Cli, args: list[str]) -> None:
+    began = time.monotonic()
+    run = cli.fails(2, *args)
+    assert time.monotonic() - began < 10
+    assert "watch:" in run.stderr and len(run.stderr.strip().splitlines()) == 2  # + usage
+
+
 @pytest.mark.parametrize(
     "args", [["watch", "--count"], ["watch", "--count", "x"], ["watch", "--forever"]]
 )
