@@ -185,6 +185,19 @@ def test_frames_into_a_folder_as_numbered_jpegs(fcli: FujiCli, tmp_path: Path) -
             image.verify()
 
 
+def test_frames_never_go_through_a_planted_link(fcli: FujiCli, tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    secret = tmp_path / "dotfile"
+    secret.write_bytes(b"precious")
+    for n in range(1, 4):  # the names the frames are written under
+        (folder / f"frame-{n:06d}.jpg.part").symlink_to(secret)
+    assert fcli.run("liveview", "--frames", str(folder), "--count", "3").returncode == 0
+    assert secret.read_bytes() == b"precious"
+    frames = sorted(p for p in folder.iterdir() if not p.is_symlink())
+    assert [p.name for p in frames] == [f"frame-{n:06d}.jpg" for n in range(1, 4)]
+
+
 def test_the_pipe_reader_going_away_ends_it_quietly(fcli: FujiCli) -> None:
     argv = [str(PTPIP), *fcli.target, "liveview", "--mjpeg", "-"]
     proc = subprocess.Popen(

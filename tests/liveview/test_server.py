@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import cast
 
 import aiohttp
@@ -15,7 +16,7 @@ from PIL import Image
 
 from ptpip.camera.fuji import _make_pictures
 from ptpip.camera.server import VirtualCamera
-from ptpip.client.camera import Camera
+from ptpip.client.camera import Camera, CapturedImage
 from ptpip.liveview import running_server
 from ptpip.liveview.mjpeg import CONTENT_TYPE, MultipartReader, Part
 from ptpip.liveview.server import LiveServer
@@ -176,6 +177,33 @@ async def test_capture_saves_the_image_and_shows_it(
     second = data["captures"]
     assert isinstance(second, list)
     assert second[0]["saved"] != str(saved) and saved.exists()
+
+
+async def test_capture_never_writes_through_a_planted_link(
+    server: LiveServer, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """Links planted in the save folder under every name the capture could take, pointing
+    where nothing is yet (so that "does it exist?" checks see nothing)."""
+    victim = tmp_path / "created-through-a-link"
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    for name in ("DSCF0001.JPG", "DSCF0001.JPG.part", "DSCF0001-1.JPG", "DSCF0001-1.JPG.part"):
+        (folder / name).symlink_to(victim)
+    real = server.camera.capture
+
+    async def named(timeout: float = 30.0) -> list[CapturedImage]:  # the camera's own shot,
+        shots = await real(timeout)  # under the name the links were planted for
+        return [dataclasses.replace(shots[0], path=PurePosixPath("DSCF0001.JPG"))]
+
+    server.camera.capture = named  # type: ignore[method-assign]
+    status, data = await post(http, server.url, "api/capture", {})
+    assert status == 200, data
+    captures = data["captures"]
+    assert isinstance(captures, list)
+    saved = Path(captures[0]["saved"])
+    assert saved.parent == folder and not saved.is_symlink()
+    assert saved.read_bytes()[:2] == b"\xff\xd8"
+    assert not victim.exists()
 
 
 async def test_frame_jpg_page_and_assets(server: LiveServer, http: aiohttp.ClientSession) -> None:

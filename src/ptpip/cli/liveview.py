@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from ptpip.cli.commands import CommandError, Output, command
 from ptpip.cli.context import Context
+from ptpip.client.download import Destination, Folder, atomic_file, open_folder
+from ptpip.errors import StorageError
 
 if TYPE_CHECKING:
     from ptpip.client.camera import Camera
@@ -296,6 +298,8 @@ async def _pipe(ctx: Context, opts: LiveviewOptions) -> Output:
                 reason = task.result()
     except LiveViewEnded as exc:
         raise CommandError(f"liveview: {_explain(ctx, str(exc))}") from None
+    except StorageError as exc:
+        raise CommandError(f"liveview: {exc}") from None
     except OSError as exc:
         raise CommandError(f"liveview: cannot write {writer.target}: {exc}") from None
     finally:
@@ -341,6 +345,7 @@ class _FrameWriter:
         self.folder = opts.frames
         self.written = 0
         self._file: BinaryIO | None = None
+        self._folder: Folder | None = None
         self._next_number = 1
         self._broken = False
         targets = []
@@ -356,7 +361,7 @@ class _FrameWriter:
         elif self.mjpeg is not None:
             self._file = Path(self.mjpeg).expanduser().open("wb")
         if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self._folder = open_folder(self.folder)  # frames go in by name, never via a link
             taken = [
                 int(m.group(1)) for p in self.folder.iterdir() if (m := _FRAME_NAME.match(p.name))
             ]
@@ -366,6 +371,9 @@ class _FrameWriter:
         if self._file is not None and self.mjpeg != "-":
             self._file.close()
         self._file = None
+        if self._folder is not None:
+            self._folder.close()
+            self._folder = None
         if self._broken and self.mjpeg == "-":
             # the reader is gone: nothing more may go to the pipe, not even at exit
             with contextlib.suppress(OSError):
@@ -401,11 +409,10 @@ class _FrameWriter:
         if self._file is not None:
             self._file.write(frame.jpeg)
             self._file.flush()
-        if self.folder is not None:
-            path = self.folder / f"frame-{self._next_number:06d}.jpg"
-            part = path.with_name(path.name + ".part")
-            part.write_bytes(frame.jpeg)
-            os.replace(part, path)
+        if self._folder is not None:
+            name = f"frame-{self._next_number:06d}.jpg"
+            with atomic_file(Destination(self._folder, name)) as fh:
+                fh.write(frame.jpeg)
             self._next_number += 1
 
 

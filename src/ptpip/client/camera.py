@@ -14,11 +14,13 @@ from types import TracebackType
 from typing import BinaryIO
 
 from ptpip.client.download import (
+    MAX_NAME_TRIES,
     Destination,
     FileSink,
     PartBusy,
     PartFile,
     Progress,
+    numbered_name,
     open_folder,
     safe_filename,
 )
@@ -67,8 +69,6 @@ _U32_MAX = 0xFFFF_FFFF
 HANDLES_LIMIT = 4 + 4 * 1_000_000
 #: Folders deeper than this are not believed (DCF cameras use two: DCIM/100XXXXX).
 MAX_FOLDER_DEPTH = 32
-#: ``NAME-2.EXT`` … ``NAME-9999.EXT`` are tried when NAME is another file.
-MAX_NAME_TRIES = 9999
 #: Bytes compared with the camera before a ``.part`` is resumed.
 RESUME_OVERLAP = 4096
 #: A transfer that gets fewer bytes than this in a timeout's time makes no progress.
@@ -391,7 +391,7 @@ class Camera:
         stamp = await self._stamp(handle, info, size)
         loop = asyncio.get_running_loop()
         for attempt in range(1, MAX_NAME_TRIES + 1):
-            name = dest.name if attempt == 1 else _numbered(dest.name, attempt)
+            name = dest.name if attempt == 1 else numbered_name(dest.name, attempt)
             here = Destination(dest.folder, name)
             deadline = loop.time() + self.connection.timeout
             while True:  # until the name is free, is this object, or is another file
@@ -623,12 +623,6 @@ class Camera:
     async def wait_for_event(self, *codes: int, timeout: float = 30.0) -> CameraEvent:
         with self.events(*codes) as sub:
             return await sub.get(timeout)
-
-
-def _numbered(name: str, n: int) -> str:
-    """``IMG_0001.JPG`` -> ``IMG_0001-2.JPG``."""
-    stem, dot, ext = name.rpartition(".")
-    return f"{stem}-{n}.{ext}" if dot and stem else f"{name}-{n}"
 
 
 @contextlib.asynccontextmanager

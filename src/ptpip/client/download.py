@@ -38,9 +38,11 @@ __all__ = [
     "PartFile",
     "Progress",
     "atomic_file",
+    "numbered_name",
     "open_folder",
     "part_path",
     "safe_filename",
+    "save_new",
 ]
 
 #: Called with (bytes done, bytes total or None) as a download advances.
@@ -373,6 +375,29 @@ class PartFile:
 
     def close(self) -> None:
         self.fh.close()
+
+
+def numbered_name(name: str, n: int) -> str:
+    """``IMG_0001.JPG`` -> ``IMG_0001-2.JPG`` (n = 2)."""
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}-{n}.{ext}" if dot and stem else f"{name}-{n}"
+
+
+#: ``NAME-2.EXT`` … ``NAME-9999.EXT`` are tried when NAME is taken.
+MAX_NAME_TRIES = 9999
+
+
+def save_new(folder: Path, name: str, data: bytes) -> Path:
+    """``data`` as a new file in ``folder``: ``name``, or ``NAME-2.EXT``, … when that is
+    taken (nothing is replaced, nothing written through a link); returns its path."""
+    with open_folder(folder) as opened:
+        for n in range(1, MAX_NAME_TRIES + 1):
+            candidate = name if n == 1 else numbered_name(name, n)
+            if opened.lstat(candidate) is None:
+                with atomic_file(Destination(opened, candidate)) as fh:
+                    fh.write(data)
+                return opened.path / candidate
+    raise StorageError(f"{folder / name}: {MAX_NAME_TRIES} files of that name are there already")
 
 
 @contextlib.contextmanager

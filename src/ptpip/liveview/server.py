@@ -33,7 +33,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import socket
 import time
 from collections import deque
@@ -44,7 +43,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ptpip.client.download import safe_filename
+from ptpip.client.download import safe_filename, save_new
 from ptpip.errors import PtpError
 from ptpip.liveview import register, unregister
 from ptpip.liveview.hub import LiveSource, LiveViewEnded
@@ -244,10 +243,9 @@ class LiveServer:
         data: bytes | None = entry.preview
         saved: Path | None = None
         if entry.handle is not None:
-            if self.save_dir is not None:
-                saved = _unique(self.save_dir / safe_filename(entry.filename, "capture.jpg"))
-                await self.camera.download(entry.handle, saved, info=entry.info)
-                data = saved.read_bytes() if _is_jpeg_file(saved) else None
+            if self.save_dir is not None:  # a new name when taken; never through a link
+                saved = (await self.camera.fetch(entry.handle, self.save_dir, info=entry.info)).path
+                data = _jpeg_bytes(saved)
             else:
                 buffer = io.BytesIO()
                 await self.camera.download(entry.handle, buffer, info=entry.info)
@@ -258,8 +256,7 @@ class LiveServer:
                 with contextlib.suppress(PtpError):
                     data = await self.camera.thumbnail(entry.handle) or None
         elif data is not None and self.save_dir is not None:
-            saved = _unique(self.save_dir / safe_filename(entry.filename, "capture.jpg"))
-            _write_atomic(saved, data)
+            saved = save_new(self.save_dir, safe_filename(entry.filename, "capture.jpg"), data)
         return self.add_capture(entry.filename, data, saved)
 
     # -- HTTP --------------------------------------------------------------------------------
@@ -520,23 +517,9 @@ class _Deadline(asyncio.Protocol):
         self._inner.resume_writing()
 
 
-def _unique(path: Path) -> Path:
-    """``path``, or ``NAME-1.EXT``, ``NAME-2.EXT``, … when taken."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    candidate = path
-    for n in range(1, 100_000):
-        if not candidate.exists() and not candidate.with_name(candidate.name + ".part").exists():
-            return candidate
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    raise OSError(f"no free file name like {path}")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    part = path.with_name(path.name + ".part")
-    part.write_bytes(data)
-    os.replace(part, path)
-
-
-def _is_jpeg_file(path: Path) -> bool:
+def _jpeg_bytes(path: Path) -> bytes | None:
+    """The file's bytes if it is a JPEG (what the page can show), else None."""
     with path.open("rb") as fh:
-        return fh.read(2) == b"\xff\xd8"
+        if fh.read(2) != b"\xff\xd8":
+            return None
+        return b"\xff\xd8" + fh.read()
