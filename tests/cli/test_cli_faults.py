@@ -22,6 +22,7 @@ import pytest
 
 from ptpip.testing import RunningCamera
 from tests.cli.conftest import LOOPBACK, WAIT, Cli, Run, free_port, spy, wait_until
+from tests.cli.test_server import ServerCli, short_runtime_dir
 
 #: What asyncio or Python print when an error escapes: none of it may reach a user.
 NOISE = (
@@ -380,8 +381,16 @@ def _established(port: int) -> int:
     "command", [["watch"], ["watch", "--count", "5"], ["--json", "watch"], ["-s"]]
 )
 def test_a_camera_killed_during_a_command_exits_105_quietly(
-    cli: Cli, tmp_path: Path, command: list[str]
+    tmp_path: Path, command: list[str]
 ) -> None:
+    with (
+        short_runtime_dir() as runtime,
+        contextlib.closing(ServerCli(tmp_path, 0, runtime=runtime)) as cli,
+    ):
+        _kill_the_camera_during(cli, tmp_path, command)
+
+
+def _kill_the_camera_during(cli: ServerCli, tmp_path: Path, command: list[str]) -> None:
     sim = cli.start("simulate", "-p", "0", "--storage", str(tmp_path / "card"), raw=True)
     port = int(sim.out.wait_for(r"listening on 127\.0\.0\.1:(\d+)")[1])
     args = list(command)

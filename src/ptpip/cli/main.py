@@ -208,6 +208,12 @@ def _check_name(name: str, profile: VendorProfile, vendor: str) -> None:
 async def _run(s: Settings) -> int:
     from ptpip.cli.context import Context
 
+    if s.server:
+        from ptpip.cli.server import preflight
+
+        code = preflight(s, sys.stderr)  # no camera connection for a server that cannot start
+        if code is not None:
+            return code
     try:
         camera, recorder = await connect_for_cli(s)
     except CliError as exc:

@@ -32,6 +32,7 @@ import signal
 import socket
 import stat
 from pathlib import Path
+from typing import TextIO
 
 from ptpip.cli.commands import CommandError, find_command, run_command
 from ptpip.cli.context import Context
@@ -43,9 +44,10 @@ from ptpip.cli.remote import (
     token_path,
 )
 from ptpip.cli.render import to_json
+from ptpip.cli.settings import Settings
 from ptpip.errors import ExitStatus, PtpError
 
-__all__ = ["AUTH_SECONDS", "MAX_CLIENTS", "MAX_LINE", "serve"]
+__all__ = ["AUTH_SECONDS", "MAX_CLIENTS", "MAX_LINE", "preflight", "serve"]
 
 log = logging.getLogger("ptpip.cli")
 
@@ -459,21 +461,19 @@ def _write_token(path: Path, token: str) -> None:
         os.close(fd)
 
 
-async def serve(ctx: Context) -> int:
-    import ptpip.cli.files  # noqa: F401  (registers capture, ls, download, watch)
+def preflight(s: Settings, err: TextIO) -> int | None:
+    """What can be checked before connecting to the camera: the exit code on a problem."""
+    where = _prepare(s, err)
+    return where if isinstance(where, int) else None
 
-    s = ctx.settings
-    err = ctx.stderr
+
+def _prepare(s: Settings, err: TextIO) -> tuple[Path, Path] | int:
+    """The socket and token paths, or an exit code after saying what is wrong."""
     try:
-        loopback = ipaddress.ip_address(s.server_address).is_loopback
+        ipaddress.ip_address(s.server_address)
     except ValueError:
         err.write(f"ptpip: invalid IP address {s.server_address!r} for -sa\n")
         return ExitStatus.USAGE
-    if not loopback:
-        err.write(
-            f"warning: listening on {s.server_address}: anyone who can reach this port can"
-            " control the camera\n"
-        )
     port = s.server_port
     try:
         directory = check_runtime_dir(create=True)
@@ -490,6 +490,24 @@ async def serve(ctx: Context) -> int:
     if _in_use(sock_file):
         err.write(f"ptpip: another ptpip server for port {port} runs (its socket: {sock_file})\n")
         return ExitStatus.ERROR
+    return sock_file, token_file
+
+
+async def serve(ctx: Context) -> int:
+    import ptpip.cli.files  # noqa: F401  (registers capture, ls, download, watch)
+
+    s = ctx.settings
+    err = ctx.stderr
+    where = _prepare(s, err)
+    if isinstance(where, int):
+        return where
+    sock_file, token_file = where
+    port = s.server_port
+    if not ipaddress.ip_address(s.server_address).is_loopback:
+        err.write(
+            f"warning: listening on {s.server_address}: anyone who can reach this port can"
+            " control the camera\n"
+        )
     server = _Server(ctx, secrets.token_urlsafe(32) if s.server_auth else None)
     loop = asyncio.get_running_loop()
     try:
