@@ -62,7 +62,7 @@ from ptpip.vendors.fuji.codec import (
 from ptpip.vendors.leica.codec import decode_stream_frame
 from ptpip.vendors.leica.stream_info import StreamInfo, fourcc
 
-__all__ = ["TARGETS", "InvariantError", "Target", "replay", "run_decoders"]
+__all__ = ["TARGETS", "InvariantError", "Target", "replay", "rss_mb", "run_decoders"]
 
 
 class InvariantError(Exception):
@@ -430,7 +430,7 @@ def _on_prof(signum: int, frame: FrameType | None) -> None:
     raise _Hang
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     with open("/proc/self/statm", encoding="ascii") as fh:
         pages = int(fh.read().split()[1])
     return pages * resource.getpagesize() / 2**20
@@ -480,10 +480,10 @@ def run_target(
         if i % 512 == 0:
             if time.monotonic() > deadline:
                 break
-            if not grew and _rss_mb() - rss_base > limits.max_growth_mb:
+            if not grew and rss_mb() - rss_base > limits.max_growth_mb:
                 grew = True
                 findings.add(
-                    Finding(target.name, "memory", f"RSS grew to {_rss_mb():.0f} MB", "", "")
+                    Finding(target.name, "memory", f"RSS grew to {rss_mb():.0f} MB", "", "")
                 )
                 counts.findings += 1
         data = (
@@ -541,7 +541,7 @@ def run_decoders(
     resource.setrlimit(
         resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard)
     )
-    rss_base = _rss_mb()
+    rss_base = rss_mb()
     start = time.monotonic()
     try:
         for index, (target, budget) in enumerate(zip(targets, budgets, strict=True)):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fuzz.decoders import rss_mb
 from fuzz.mutate import Mutator
 from fuzz.proxy import HOST, MutatingProxy, ProxyLimits
 from fuzz.report import Counts, Finding, Findings, exception_finding
@@ -63,6 +64,7 @@ class ClientLimits:
     handshake_rate: float = 0.03
     #: reconnect after this many operations even when nothing broke
     ops_per_connection: int = 80
+    max_growth_mb: float = 400.0
 
 
 @dataclass
@@ -394,6 +396,7 @@ async def _run_vendor(
         weights = [OPS[n][1] for n in names]
         try:
             await _learn_truth(run)
+            rss_base = rss_mb()
             next_report = budget // 4
             cam: Camera | None = None
             done_ops = 0
@@ -424,6 +427,9 @@ async def _run_vendor(
                     progress(f"client[{name}]: {proxy.inputs:,} inputs")
             if cam is not None:
                 await _close(run, cam)
+            grown = rss_mb() - rss_base
+            if grown > limits.max_growth_mb:
+                run.finding("memory", f"RSS grew by {grown:.0f} MB", "", "client")
         except Exception as exc:  # the harness failed: report it, do not hide it
             watch._add(exception_finding(f"client[{name}] harness", exc, None))
         finally:

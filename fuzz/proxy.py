@@ -254,11 +254,11 @@ class MutatingProxy:
             return []
         if object_data:
             return self._structural(link, unit)
-        if roll < 0.45:
+        if roll < 0.55:
             data, what = self._payload(link, unit), "payload mutated"
-        elif roll < 0.7:
+        elif roll < 0.72:
             data, what = self.mutator.mutate(unit, (0, 4, 6, 8, 12, 16)), "raw mutated"
-        elif roll < 0.8:
+        elif roll < 0.82:
             return self._structural(link, unit)
         else:
             data, what = self._foreign(link) + unit, "foreign packet before"

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fuzz.decoders import _rss_mb
+from fuzz.decoders import rss_mb
 from fuzz.mutate import Mutator
 from fuzz.report import Counts, Finding, Findings, exception_finding
 from fuzz.watch import Watch
@@ -432,14 +432,14 @@ async def _run_vendor(
         before = watch.count
         try:
             await _responsive(v, "start")
-            rss_base = _rss_mb()
+            rss_base = rss_mb()
             next_check = limits.check_every
             while counts.inputs < budget and time.monotonic() < deadline:
                 await _episode(v)
                 if counts.inputs >= next_check:
                     next_check += limits.check_every
                     await _responsive(v, f"{counts.inputs} inputs")
-                    grown = _rss_mb() - rss_base
+                    grown = rss_mb() - rss_base
                     if grown > limits.max_growth_mb:
                         v.watch._add(
                             Finding(f"camera[{name}]", "memory", f"RSS grew by {grown:.0f} MB")
