@@ -44,6 +44,8 @@ from ptpip.ptp.datasets import (
 )
 from ptpip.ptp.names import CodeKind, lookup, name, names, vendor_for
 from ptpip.ptp.values import Reader, decode_datetime
+from ptpip.record import _MAX_SEGMENT
+from ptpip.record import _Direction as _RecordDirection
 from ptpip.vendors.canon.codec import (
     decode_events,
     decode_image_format,
@@ -303,6 +305,23 @@ _DESCRIPTION = (
 )
 
 
+def _record(data: bytes) -> object:
+    """``--record`` cuts each direction at packet boundaries: every byte comes out once, in
+    order, and at most one segment's worth waits."""
+    direction = _RecordDirection()
+    out = bytearray()
+    for piece in _chunks(data):
+        for segment in direction.feed(piece):
+            if len(segment) > _MAX_SEGMENT:
+                raise InvariantError(f"a pcap segment of {len(segment)} bytes")
+            out += segment
+        if len(direction.buf) > _MAX_SEGMENT + len(piece):
+            raise InvariantError(f"the recorder holds {len(direction.buf)} bytes")
+    if bytes(out) + bytes(direction.buf) != data:
+        raise InvariantError("the recorder lost, reordered or invented bytes")
+    return len(out)
+
+
 def _ssdp(data: bytes) -> object:
     return parse_ssdp(data), parse_description(data)
 
@@ -420,6 +439,7 @@ TARGETS: tuple[Target, ...] = (
     Target("leica.StreamInfo", corpus.stream_infos, _stream_info, 0.3, (0,)),
     Target("props.describe_values", corpus.prop_descs, _props, 1.0, (2,)),
     Target("discovery.ssdp", lambda: (_SSDP, _DESCRIPTION), _ssdp, 0.3),
+    Target("record.packet_cutter", corpus.cipa_streams, _record, 0.5, _PACKET_OFFSETS),
 )
 
 
