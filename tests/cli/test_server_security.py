@@ -454,3 +454,37 @@ def test_at_most_16_connections(fresh_cli: ServerCli) -> None:
         for s in held:
             s.close()
     stop(srv)
+
+
+def test_a_long_download_does_not_block_others_and_is_cancelled_when_its_client_goes(
+    tmp_path: Path, runtime: Path
+) -> None:
+    folder = tmp_path / "card" / "DCIM" / "100PTPIP"
+    folder.mkdir(parents=True)
+    with (folder / "BIG.JPG").open("wb") as fh:
+        fh.truncate(48 * 1024 * 1024)  # sparse: 48 chunks of 1 MiB, nothing on disk
+    with RunningCamera(storage=tmp_path / "card", host=LOOPBACK, port=0) as cam:
+        cam.faults.delay = 0.1  # every response a little late: the download takes ~5 s
+        with contextlib.closing(ServerCli(tmp_path, cam.port, runtime=runtime)) as cli:
+            srv = start_server(cli)
+            got = tmp_path / "got"
+            with authed(srv) as a:
+                a.sendall(f"download BIG.JPG --to {got}\n".encode())
+
+                def downloading() -> bool:
+                    return any(
+                        p.is_file() and p.stat().st_size >= 2 * 1024 * 1024 for p in got.rglob("*")
+                    )
+
+                wait_until(downloading, what="the download to be under way")
+                reply, took = timed_get_iso(srv)
+                assert reply == b"100 (0x64)\n"
+                assert took < 2.0, took
+                reset(a)
+            srv.proc.err.wait_for(
+                r"\[Local server\] client went away; cancelled 'download BIG.JPG --to "
+            )
+            # the transfer was cancelled cleanly: the camera connection goes on
+            assert exchange_unix(srv.sock, b"get iso\n") == b"100 (0x64)\n"
+            assert not (got / "DCIM" / "100PTPIP" / "BIG.JPG").exists()
+            stop(srv)

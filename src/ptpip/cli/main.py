@@ -79,15 +79,21 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write("Run `ptpip -?` for usage.\n")
         return exc.code
     _setup_logging(settings.verbosity)
-    if settings.interactive:
-        from ptpip.cli.shell import run_shell_blocking
-
-        return run_shell_blocking(settings)
     try:
+        if settings.interactive:
+            from ptpip.cli.shell import run_shell_blocking
+
+            return run_shell_blocking(settings)
         return asyncio.run(_run(settings))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback with -vvv
+        log.debug("internal error", exc_info=True)
+        sys.stderr.write(
+            f"ptpip: internal error: {type(exc).__name__}: {exc} (-vvv shows the details)\n"
+        )
+        return ExitStatus.ERROR
 
 
 def _check_modes(s: Settings) -> None:

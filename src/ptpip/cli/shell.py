@@ -121,6 +121,9 @@ def _repl(ctx: Context, io: _LoopThread) -> int:
                 _save_history(readline)
                 return ExitStatus.CONNECT
             continue
+        except OSError as exc:  # a file a command writes
+            print(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+            continue
         text = out.text
         if ctx.json_output:
             text = to_json(out.data, pretty=ctx.pretty) if out.data is not None else ""
