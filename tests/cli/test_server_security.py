@@ -488,3 +488,25 @@ def test_a_long_download_does_not_block_others_and_is_cancelled_when_its_client_
             assert exchange_unix(srv.sock, b"get iso\n") == b"100 (0x64)\n"
             assert not (got / "DCIM" / "100PTPIP" / "BIG.JPG").exists()
             stop(srv)
+
+
+def test_strangers_knocking_do_not_take_the_places_of_clients(fresh_cli: ServerCli) -> None:
+    srv = start_server(fresh_cli)
+    knocking: list[socket.socket] = []
+    try:
+        for _ in range(16):  # TCP connections that never authenticate (for up to 10 s)
+            knocking.append(socket.create_connection((LOOPBACK, srv.port), timeout=WAIT))
+        time.sleep(0.3)
+        # more strangers are turned away at once ...
+        assert exchange(srv.port, b"auth x\n") == b"error: too many connections\n"
+        # ... while this user's Unix socket still works
+        assert exchange_unix(srv.sock, b"get iso\n") == b"100 (0x64)\n"
+    finally:
+        for s in knocking:
+            s.close()
+    wait_until(
+        lambda: exchange(srv.port, srv.auth() + b"get iso\n") == b"ok\n100 (0x64)\n",
+        timeout=10,
+        what="TCP places free again",
+    )
+    stop(srv)

@@ -53,7 +53,8 @@ log = logging.getLogger("ptpip.cli")
 
 #: A command line longer than this is refused (and the connection closed).
 MAX_LINE = 64 * 1024
-#: Connections at the same time; one more is told so and closed.
+#: Connections at the same time that may run commands; one more is told so and closed.
+#: TCP connections that have not authenticated yet have as many places of their own.
 MAX_CLIENTS = 16
 #: Seconds a TCP connection has to send its ``auth`` line.
 AUTH_SECONDS = 10.0
@@ -79,7 +80,11 @@ class _Server:
     def __init__(self, ctx: Context, token: str | None) -> None:
         self.ctx = ctx
         self.token = token
+        #: connections that may run commands (Unix socket, authenticated or --no-auth TCP)
         self.clients: set[_Client] = set()
+        #: TCP connections that have not authenticated yet: a pool of their own, so that
+        #: strangers knocking cannot take the places of those who may run commands
+        self.pending: set[_Client] = set()
         self.lingering = 0
         self.closing = False
         self.done = asyncio.Event()
@@ -117,10 +122,11 @@ class _Client(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        if self.server.closing or len(self.server.clients) >= MAX_CLIENTS:
+        pool = self.server.pending if self.authenticate else self.server.clients
+        if self.server.closing or len(pool) >= MAX_CLIENTS:
             self.refuse("error: too many connections")
             return
-        self.server.clients.add(self)
+        pool.add(self)
         self.executor = self.loop.create_task(self._run())
 
     def data_received(self, data: bytes) -> None:
@@ -141,6 +147,7 @@ class _Client(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self.server.clients.discard(self)
+        self.server.pending.discard(self)
         if self.lingering:
             self.server.lingering -= 1
             self.lingering = False
@@ -319,6 +326,12 @@ class _Client(asyncio.Protocol):
             self.server.say("refused a connection: wrong token")
             self.refuse("error: authentication failed")
             return False
+        if self in self.server.pending:
+            self.server.pending.discard(self)
+            if len(self.server.clients) >= MAX_CLIENTS:
+                self.refuse("error: too many connections")
+                return False
+            self.server.clients.add(self)
         self.write_text("ok\n")
         return True
 
@@ -574,8 +587,9 @@ def _announce(server: _Server, address: str, port: int, sock_file: Path, token: 
 
 
 async def _close_clients(server: _Server) -> None:
-    tasks = [c.executor for c in server.clients if c.executor is not None]
-    for client in list(server.clients):
+    everyone = [*server.clients, *server.pending]
+    tasks = [c.executor for c in everyone if c.executor is not None]
+    for client in everyone:
         client.abort()
     for task in tasks:
         task.cancel()
