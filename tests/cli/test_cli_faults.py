@@ -366,13 +366,14 @@ def test_a_camera_that_hangs_up_during_init_is_one_quiet_line(
     assert one_line(run).startswith("Error connecting to responder - ")
 
 
-def _established(port: int) -> int:
-    """How many TCP connections to 127.0.0.1:port are established (from /proc/net/tcp)."""
+def _established(*ports: int) -> int:
+    """How many TCP connections to 127.0.0.1:PORT are established (from /proc/net/tcp)."""
+    wanted = {f":{port:04X}" for port in ports}
     count = 0
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local, state = fields[1], fields[3]
-        if local.endswith(f":{port:04X}") and state == "01":
+        if local[-5:] in wanted and state == "01":
             count += 1
     return count
 
@@ -387,18 +388,30 @@ def test_a_camera_killed_during_a_command_exits_105_quietly(
         short_runtime_dir() as runtime,
         contextlib.closing(ServerCli(tmp_path, 0, runtime=runtime)) as cli,
     ):
-        _kill_the_camera_during(cli, tmp_path, command)
+        _kill_the_camera_during(cli, tmp_path, command, "generic")
 
 
-def _kill_the_camera_during(cli: ServerCli, tmp_path: Path, command: list[str]) -> None:
-    sim = cli.start("simulate", "-p", "0", "--storage", str(tmp_path / "card"), raw=True)
+@pytest.mark.parametrize("vendor", ["fuji", "canon", "leica"])
+def test_a_vendor_camera_killed_during_watch_exits_105_quietly(tmp_path: Path, vendor: str) -> None:
+    with (
+        short_runtime_dir() as runtime,
+        contextlib.closing(ServerCli(tmp_path, 0, runtime=runtime)) as cli,
+    ):
+        _kill_the_camera_during(cli, tmp_path, ["-t", vendor, "watch"], vendor)
+
+
+def _kill_the_camera_during(
+    cli: ServerCli, tmp_path: Path, command: list[str], vendor: str
+) -> None:
+    card = str(tmp_path / "card")
+    sim = cli.start("simulate", "-t", vendor, "-p", "0", "--storage", card, raw=True)
     port = int(sim.out.wait_for(r"listening on 127\.0\.0\.1:(\d+)")[1])
     args = list(command)
     if args == ["-s"]:
         args += ["-sp", str(free_port()), "--no-auth"]
     client = cli.start("-h", LOOPBACK, "-p", str(port), *args, raw=True)
     # the session is up when both its connections (command and event) are established
-    wait_until(lambda: _established(port) >= 2, what="the client's two connections")
+    wait_until(lambda: _established(port, port + 1) >= 2, what="the client's two connections")
     time.sleep(0.3)
     os.kill(sim.proc.pid, signal.SIGKILL)
     sim.wait()
