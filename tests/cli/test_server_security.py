@@ -510,3 +510,57 @@ def test_strangers_knocking_do_not_take_the_places_of_clients(fresh_cli: ServerC
         what="TCP places free again",
     )
     stop(srv)
+
+
+def test_a_link_planted_as_the_token_file_is_not_followed(
+    fresh_cli: ServerCli, tmp_path: Path
+) -> None:
+    assert fresh_cli.runtime is not None
+    folder = fresh_cli.runtime / "ptpip"
+    folder.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n", encoding="utf-8")
+    port = free_port()
+    (folder / f"server-{port}.token").symlink_to(victim)
+    (folder / f"server-{port}.sock").symlink_to(victim)
+    server = fresh_cli.start("-s", "-sp", str(port))
+    server.err.wait_for(r"awaiting messages")
+    srv = Srv(server, port, fresh_cli.runtime)
+    assert victim.read_text(encoding="utf-8") == "precious\n"
+    assert not srv.token_file.is_symlink() and srv.token_file.is_file()
+    assert stat.S_ISSOCK(srv.sock.lstat().st_mode)
+    assert ask(srv, b"get iso\n") == b"100 (0x64)\n"
+    stop(srv)
+    assert victim.read_text(encoding="utf-8") == "precious\n"
+
+
+def test_send_does_not_trust_a_runtime_directory_open_to_others(fresh_cli: ServerCli) -> None:
+    srv = start_server(fresh_cli)
+    srv.dir.chmod(0o755)
+    try:
+        run = fresh_cli.raw("send", "-sp", str(srv.port), "get", "iso")
+    finally:
+        srv.dir.chmod(0o700)
+    assert run.returncode == 105, str(run)
+    assert "is open to other users (mode 0755)" in run.stderr
+    stop(srv)
+
+
+def test_without_xdg_runtime_dir_the_files_go_to_a_private_tmp_folder(
+    camera: RunningCamera, tmp_path: Path
+) -> None:
+    cli = ServerCli(tmp_path, camera.port, runtime=None)  # XDG_RUNTIME_DIR unset
+    with contextlib.closing(cli):
+        assert "XDG_RUNTIME_DIR" not in cli.env()
+        port = free_port()
+        server = cli.start("-s", "-sp", str(port))
+        server.err.wait_for(r"awaiting messages")
+        folder = Path(f"/tmp/ptpip-{os.getuid()}")
+        assert stat.S_IMODE(folder.lstat().st_mode) == 0o700
+        sock = folder / f"server-{port}.sock"
+        token = folder / f"server-{port}.token"
+        assert stat.S_IMODE(sock.lstat().st_mode) == 0o600
+        assert stat.S_IMODE(token.lstat().st_mode) == 0o600
+        assert cli.raw("send", "-sp", str(port), "get", "iso").stdout == "100 (0x64)\n"
+        stop(server)
+        assert not sock.exists() and not token.exists()
