@@ -481,3 +481,16 @@ def test_the_runtime_directory_is_private(fresh_cli: ServerCli) -> None:
     assert stat.S_IMODE(srv.token_file.lstat().st_mode) == 0o600
     assert len(srv.token()) >= 43  # token_urlsafe(32)
     stop(srv)
+
+
+def test_ctrl_c_on_send_cancels_the_command_in_the_server(fresh_cli: ServerCli) -> None:
+    srv = start_server(fresh_cli, "-vv")
+    watch = fresh_cli.start("send", "-sp", str(srv.port), "watch", raw=True)
+    srv.proc.err.wait_for(r"message received: 'watch'")
+    watch.proc.send_signal(signal.SIGINT)
+    assert watch.wait() == 130
+    assert "Traceback" not in watch.err.text(timeout=5)
+    # no event needed: the Unix socket tells at once that its peer is gone
+    srv.proc.err.wait_for(r"\[Local server\] client went away; cancelled 'watch'", timeout=5)
+    assert send(fresh_cli, "-sp", str(srv.port), "get", "iso") == (0, "100 (0x64)\n", "")
+    stop(srv)

@@ -158,6 +158,14 @@ A line that is not a command (or looks like HTTP) ends the connection.
 
 def main(argv: list[str]) -> int:
     try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C: the connection closes, the server cancels the command
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+def _main(argv: list[str]) -> int:
+    try:
         ns = _build_parser().parse_args(argv)
     except _Usage as exc:
         sys.stderr.write(f"ptpip send: {exc}\nRun `ptpip send -?` for usage.\n")
@@ -183,8 +191,6 @@ def main(argv: list[str]) -> int:
     try:
         with sock:
             return _exchange(sock, token, line, ns.address, ns.port)
-    except KeyboardInterrupt:
-        return 130
     except _Unreachable as exc:
         sys.stderr.write(f"ptpip send: {exc}\n")
         return ExitStatus.CONNECT

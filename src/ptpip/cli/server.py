@@ -66,6 +66,8 @@ _PAUSE_AT = 2 * MAX_LINE
 #: sends is discarded), so that closing does not reset the connection before the error line.
 _LINGER_SECONDS = 2.0
 _MAX_LINGERING = 32
+#: While a command runs for a half-closed connection: how often to look for the peer.
+_PEER_CHECK_SECONDS = 0.5
 #: A request line ("POST / HTTP/1.1") or a header ("Host: ..."): never a command.
 _HTTP = re.compile(r"\bHTTP/\d", re.IGNORECASE | re.ASCII)
 
@@ -141,6 +143,8 @@ class _Client(asyncio.Protocol):
     def eof_received(self) -> bool:
         self.eof = True
         self._wake()
+        if self.running is not None:
+            self._watch_peer()
         # Half-closed: the client still wants its answers (unless it was refused: then close).
         return not self.discarding
 
@@ -181,11 +185,14 @@ class _Client(asyncio.Protocol):
         if t.get_write_buffer_size() > MAX_BACKLOG:
             self.server.say("a client does not read its output; closing its connection")
             t.abort()
-            return
-        if self.eof and self._peer_check is None:
-            # Half-closed: a peer that closed completely answers this write with a reset,
-            # which only a look at the socket reveals (nothing reads from it any more).
-            self._peer_check = self.loop.call_later(0.2, self._check_peer)
+
+    def _watch_peer(self) -> None:
+        """While a command runs for a half-closed connection, look now and then whether the
+        peer is gone: nothing reads from the socket any more, so only a look at it tells
+        (a Unix socket says so at once; a TCP peer that closed completely answers the next
+        write with a reset)."""
+        if self._peer_check is None and not self.lost:
+            self._peer_check = self.loop.call_later(_PEER_CHECK_SECONDS, self._check_peer)
 
     def _check_peer(self) -> None:
         self._peer_check = None
@@ -200,7 +207,9 @@ class _Client(asyncio.Protocol):
         except (OSError, ValueError):
             return
         if any(ev & (select.POLLHUP | select.POLLERR) for _, ev in events):
-            t.abort()
+            t.abort()  # connection_lost cancels the command
+        elif self.running is not None and not self.running.done():
+            self._watch_peer()
 
     async def _drain(self) -> None:
         if self._writable is not None and not self._writable.done():
@@ -339,6 +348,8 @@ class _Client(asyncio.Protocol):
         """Run one command and send its reply; False when the client went away meanwhile."""
         task = self.loop.create_task(_execute(self.ctx, text))
         self.running, self.running_line = task, text
+        if self.eof:
+            self._watch_peer()
         try:
             reply = await task
         except asyncio.CancelledError:
