@@ -114,6 +114,11 @@ class Channel(asyncio.Protocol):
             more,
         )
 
+    @property
+    def writing_paused(self) -> bool:
+        """Our write buffer is full: the peer is not taking what we send (yet)."""
+        return self._paused is not None and not self._paused.done()
+
     async def drain(self) -> None:
         if self._paused is not None and not self._paused.done():
             await self._paused
