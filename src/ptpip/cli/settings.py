@@ -184,7 +184,13 @@ def build_parser(prog: str = "ptpip") -> argparse.ArgumentParser:
     add("-pc", "--cmd-port", dest="cmd_port", type=parse_port, help="Command/data port.")
     add("-pe", "--event-port", dest="event_port", type=parse_port, help="Event port.")
     add("-ps", "--stream-port", dest="stream_port", type=parse_port, help="Live-view port.")
-    add("-s", "--server", dest="server", action="store_true", help="Run as a command server.")
+    add(
+        "-s",
+        "--server",
+        dest="server",
+        action="store_true",
+        help="Run as a command server: TCP with a token, and a Unix socket (ptpip send -?).",
+    )
     add("-sa", "--server-address", dest="server_address", help="Server address (127.0.0.1).")
     add("-sp", "--server-port", dest="server_port", type=parse_port, help="Server port (15740).")
     add("-t", "--vendor", dest="vendor", type=_vendor, help='Vendor (default "generic").')
