@@ -164,7 +164,7 @@ def _props(data: bytes) -> object:
     desc = DevicePropDesc.decode(data)
     pick = zlib.crc32(data)
     out: list[object] = []
-    for vendor in _VENDORS:
+    for vendor in (_VENDORS[pick % len(_VENDORS)], _VENDORS[(pick >> 8) % len(_VENDORS)]):
         codes = _PROPERTY_CODES[vendor]
         for code in (desc.code, codes[pick % len(codes)]):
             d = DevicePropDesc(

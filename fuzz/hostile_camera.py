@@ -47,7 +47,7 @@ _RATES = (0.05, 0.1, 0.2, 0.35, 0.5)
 _MAX_TRUTH_BYTES = 2 * 1024 * 1024
 #: personality options that keep live view quick (the warm-up and frame rate cost waits)
 _OPTIONS: dict[str, dict[str, Any]] = {
-    "canon": {"liveview_warmup_calls": 1},
+    "canon": {"liveview_warmup_calls": 0},
     "fuji": {"liveview_fps": 100.0},
     "leica": {"liveview_fps": 100.0},
 }

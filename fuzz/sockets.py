@@ -75,7 +75,7 @@ class Limits:
     check_timeout: float = 15.0
     max_growth_mb: float = 400.0
     #: how long to wait for the camera after a valid request / a mutated packet
-    reply_wait: float = 0.02
+    reply_wait: float = 0.01
     mutant_wait: float = 0.002
     #: tasks the camera may keep with no client (its own background jobs)
     max_tasks: int = 2
@@ -371,9 +371,25 @@ async def _responsive(v: _Vendor, why: str) -> None:
 async def _camera_tasks(v: _Vendor) -> list[str]:
     async def tasks() -> list[str]:
         current = asyncio.current_task()
-        return [repr(t) for t in asyncio.all_tasks() if t is not current]
+        return [_describe_task(t) for t in asyncio.all_tasks() if t is not current]
 
     return await asyncio.get_running_loop().run_in_executor(None, v.cam.call, tasks)
+
+
+def _describe_task(task: asyncio.Task[object]) -> str:
+    """The task and the chain of awaits it is suspended in."""
+    lines = [repr(task)]
+    coro: object = task.get_coro()
+    for _ in range(16):
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            lines.append(
+                f"    {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+            )
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        if coro is None:
+            break
+    return "\n".join(lines)
 
 
 async def _check_tasks(v: _Vendor, why: str) -> None:
