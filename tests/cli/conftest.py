@@ -335,3 +335,23 @@ def wait_for_session(cam: RunningCamera) -> None:
         return s is not None and s.event_conn is not None and s.session_id is not None
 
     wait_until(ready, what="a client session with its event connection")
+
+
+def server_token(bg: Background) -> str:
+    """The command server's secret, from the file its startup lines name; waits for it."""
+    m = bg.err.wait_for(r"the token \(new at every start\) is in (\S+)", timeout=30)
+    bg.err.wait_for(r"awaiting messages", timeout=30)
+    return Path(m[1]).read_text().strip()
+
+
+def server_send(port: int, line: str, token: str) -> str:
+    """One command to the command server, over TCP with its secret; the reply."""
+    with socket.create_connection((LOOPBACK, port), timeout=WAIT) as sock:
+        sock.sendall(f"auth {token}\n{line}\n".encode())
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    reply = b"".join(chunks).decode()
+    assert reply.startswith("ok\n"), reply
+    return reply.removeprefix("ok\n")

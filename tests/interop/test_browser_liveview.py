@@ -14,7 +14,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +26,16 @@ import pytest
 from ptpip.camera.factory import PERSONALITIES
 from ptpip.ptp.codes import Vendor
 from ptpip.testing import RunningCamera
-from tests.cli.conftest import LOOPBACK, WAIT, Background, Cli, free_port, make_cli
+from tests.cli.conftest import (
+    LOOPBACK,
+    WAIT,
+    Background,
+    Cli,
+    free_port,
+    make_cli,
+    server_send,
+    server_token,
+)
 from tests.interop.conftest import unavailable
 
 if TYPE_CHECKING:
@@ -269,23 +277,13 @@ def test_the_page_in_chromium(browser: WebDriver, target: Target, cli: Cli, tmp_
     wait_for("the camera to leave live view", lambda: left_live_view(target))
 
 
-def send(port: int, line: str) -> str:
-    with socket.create_connection((LOOPBACK, port), timeout=WAIT) as sock:
-        sock.sendall(line.encode() + b"\n")
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks).decode()
-
-
 def test_the_page_beside_the_command_server(
     browser: WebDriver, target: Target, cli: Cli, tmp_path: Path
 ) -> None:
     port = free_port()
     bg = cli.start(*target.flags, "-s", "-sp", str(port), raw=True)
-    bg.err.wait_for(r"awaiting messages", timeout=30)
-    reply = send(port, f"liveview --no-browser --save {tmp_path / 'saved'}")
+    token = server_token(bg)
+    reply = server_send(port, f"liveview --no-browser --save {tmp_path / 'saved'}", token)
     m = re.match(r"liveview enabled: (http://127\.0\.0\.1:\d+/)", reply)
     assert m, reply
     open_page(browser, m[1])
@@ -293,12 +291,12 @@ def test_the_page_beside_the_command_server(
     # a `set` from another client of ptpip: the overlay follows within a second or two
     before, after = iso_choices(target)
     wait_for("the overlay", lambda: overlay_value(browser, "iso") == before)
-    assert "successfully set" in send(port, f"set iso {after}")
+    assert "successfully set" in server_send(port, f"set iso {after}", token)
     wait_for(f"ISO {after} in the overlay", lambda: overlay_value(browser, "iso") == after)
     # `capture view` puts the image on the page
-    assert "shown at http://127.0.0.1:" in send(port, "capture view")
+    assert "shown at http://127.0.0.1:" in server_send(port, "capture view", token)
     wait_for("the capture on the page", lambda: text_of(browser, "#last-name"), timeout=30)
     wait_for("frames to go on", lambda: frame_number(browser) >= first + 5)
-    assert send(port, "liveview stop").startswith("liveview stopped")
+    assert server_send(port, "liveview stop", token).startswith("liveview stopped")
     wait_for("the camera to leave live view", lambda: left_live_view(target))
     assert bg.stop(signal.SIGTERM) == 0

@@ -8,7 +8,6 @@ import io
 import json
 import re
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -33,6 +32,8 @@ from tests.cli.conftest import (
     assert_no_traceback,
     free_port,
     make_cli,
+    server_send,
+    server_token,
     wait_until,
 )
 
@@ -306,32 +307,24 @@ def test_help(fcli: FujiCli) -> None:
 # -- in the command server: a page in the background, and other clients ---------------------
 
 
-def send(port: int, line: str) -> str:
-    with socket.create_connection((LOOPBACK, port), timeout=WAIT) as sock:
-        sock.sendall(line.encode() + b"\n")
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks).decode()
-
-
 def test_server_mode_runs_the_page_beside_other_commands(
     fcli: FujiCli, fuji: RunningCamera, tmp_path: Path
 ) -> None:
     port = free_port()
     bg = fcli.start("-s", "-sp", str(port))
-    bg.err.wait_for(r"awaiting messages")
-    reply = send(port, f"liveview --no-browser --save {tmp_path / 'saved'}")
+    token = server_token(bg)
+    reply = server_send(port, f"liveview --no-browser --save {tmp_path / 'saved'}", token)
     m = re.fullmatch(
         r"liveview enabled: (http://127\.0\.0\.1:\d+/); `liveview stop` ends it\n", reply
     )
     assert m, reply
     url = m[1]
-    assert send(port, "liveview") == f"liveview already enabled: {url}\n"
+    assert server_send(port, "liveview", token) == f"liveview already enabled: {url}\n"
     read_stream(url, 3)
     # another client of the same ptpip sets the ISO: the page's overlay follows
-    assert send(port, "set iso 800").startswith("property iso successfully set to 800")
+    assert server_send(port, "set iso 800", token).startswith(
+        "property iso successfully set to 800"
+    )
     for _ in range(30):
         items = get_json(url + "api/state")["items"]
         assert isinstance(items, list)
@@ -341,13 +334,13 @@ def test_server_mode_runs_the_page_beside_other_commands(
     else:
         pytest.fail("the overlay did not follow the set")
     # `capture view` shows the image on the page
-    reply = send(port, "capture view")
+    reply = server_send(port, "capture view", token)
     m = re.search(r", shown at (http://127\.0\.0\.1:\d+/capture/(\d+)\.jpg)$", reply.strip())
     assert m, reply
     capture = get_json(url + "api/state")["capture"]
     assert isinstance(capture, dict) and capture["seq"] == int(m[2])
-    assert send(port, "liveview stop") == f"liveview stopped ({url})\n"
-    assert send(port, "liveview stop") == "liveview is not running\n"
+    assert server_send(port, "liveview stop", token) == f"liveview stopped ({url})\n"
+    assert server_send(port, "liveview stop", token) == "liveview is not running\n"
     with pytest.raises(OSError):
         get_json(url + "api/state")
     wait_until(lambda: stream_connections(fuji) == 0, what="the camera's stream to close")
@@ -357,8 +350,8 @@ def test_server_mode_runs_the_page_beside_other_commands(
 def test_server_mode_stops_the_page_on_exit(fcli: FujiCli, fuji: RunningCamera) -> None:
     port = free_port()
     bg = fcli.start("-s", "-sp", str(port))
-    bg.err.wait_for(r"awaiting messages")
-    url = send(port, "liveview --no-browser").split()[2]
+    token = server_token(bg)
+    url = server_send(port, "liveview --no-browser", token).split()[2]
     read_stream(url, 2)
     assert bg.stop(signal.SIGTERM) == 0
     assert "Traceback" not in bg.err.text(5)
@@ -369,8 +362,8 @@ def test_server_mode_stops_the_page_on_exit(fcli: FujiCli, fuji: RunningCamera) 
 def test_pipe_in_server_mode_refuses_standard_output(fcli: FujiCli) -> None:
     port = free_port()
     bg = fcli.start("-s", "-sp", str(port))
-    bg.err.wait_for(r"awaiting messages")
-    assert "run it as a single command" in send(port, "liveview --mjpeg -")
+    token = server_token(bg)
+    assert "run it as a single command" in server_send(port, "liveview --mjpeg -", token)
     assert bg.stop(signal.SIGTERM) == 0
 
 

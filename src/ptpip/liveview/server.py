@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ptpip.client.download import safe_filename, save_new
+from ptpip.client.download import Destination, open_folder, safe_filename, save_new
 from ptpip.errors import PtpError
 from ptpip.liveview import register, unregister
 from ptpip.liveview.hub import LiveSource, LiveViewEnded
@@ -244,7 +244,10 @@ class LiveServer:
         saved: Path | None = None
         if entry.handle is not None:
             if self.save_dir is not None:  # a new name when taken; never through a link
-                saved = (await self.camera.fetch(entry.handle, self.save_dir, info=entry.info)).path
+                name = safe_filename(entry.filename, "capture.jpg")
+                with open_folder(self.save_dir) as folder:
+                    dest = Destination(folder, name)
+                    saved = (await self.camera.fetch(entry.handle, dest, info=entry.info)).path
                 data = _jpeg_bytes(saved)
             else:
                 buffer = io.BytesIO()
