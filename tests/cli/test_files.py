@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 import pexpect
@@ -83,15 +85,21 @@ def test_capture_view_opens_the_image_in_the_viewer(fresh_cli: Cli, tmp_path: Pa
     viewer = tmp_path / "viewer.sh"
     viewer.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n', encoding="utf-8")
     viewer.chmod(0o755)
-    # webbrowser runs $BROWSER URL; the image goes to a temporary folder: keep it in tmp_path
-    env = {**fresh_cli.env(), "BROWSER": str(viewer), "TMPDIR": str(tmp_path)}
+    # webbrowser runs $BROWSER URL; the image goes to the view cache (one folder, pruned)
+    cache = tmp_path / "cache"
+    stale = cache / "ptpip" / "view" / "OLD.JPG"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    os.utime(stale, (time.time() - 8 * 86400,) * 2)
+    env = {**fresh_cli.env(), "BROWSER": str(viewer), "XDG_CACHE_HOME": str(cache)}
     run = fresh_cli.raw(*fresh_cli.target, "capture", "view", env=env)
     assert run.returncode == 0, str(run)
     m = re.fullmatch(r"Image captured: IMG_0005\.JPG \(0x[0-9A-F]+\), saved to (\S+)\n", run.stdout)
     assert m, run.stdout
     saved = Path(m[1])
     assert is_jpeg(saved)
-    assert saved.is_relative_to(tmp_path)
+    assert saved.parent == cache / "ptpip" / "view"
+    assert not stale.exists()  # a week-old view is gone
     wait_until(opened.exists, what="the viewer to be started")
     assert opened.read_text().split() == [saved.resolve().as_uri()]
 

@@ -278,3 +278,21 @@ async def test_init_fail_reasons_are_explained(
         assert words in str(err.value)
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "sent"),
+    [
+        ("x" * 40, "x" * 26),
+        ("\U0001f4f7" * 14, "\U0001f4f7" * 13),  # 28 UTF-16 units: cut between pairs
+        ("a" + "\U0001f4f7" * 13, "a" + "\U0001f4f7" * 12),
+        ("short", "short"),
+    ],
+)
+def test_long_names_are_cut_to_the_init_field_in_utf16_units(name: str, sent: str) -> None:
+    from ptpip.client.identity import Identity
+    from ptpip.vendors.fuji.profile import FujiProfile
+
+    request = FujiProfile().init_request(Identity(bytes(16), name))
+    assert request.friendly_name == sent
+    assert len(request.encode()) == 82

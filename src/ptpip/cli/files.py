@@ -9,7 +9,7 @@ import logging
 import math
 import os
 import re
-import tempfile
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -116,8 +116,8 @@ async def _capture(ctx: Context, args: list[str]) -> Output:
                     dest = dest.with_name(f"{dest.stem}_{n}{dest.suffix}")
                 saved = await _save_to(ctx, entry, dest)
             elif view:
-                folder_path = Path(tempfile.mkdtemp(prefix="ptpip-view-"))
-                saved = await _save_to(ctx, entry, folder_path / entry.filename)
+                name = safe_filename(entry.filename, "capture.jpg")
+                saved = await _save_to(ctx, entry, _view_folder() / name)
                 shown_at = _view(ctx, entry.filename, saved)
             where = f", saved to {saved}" if saved else ""
             where += f", shown at {shown_at}" if shown_at else ""
@@ -133,6 +133,24 @@ async def _capture(ctx: Context, args: list[str]) -> Output:
                 }
             )
     return Output("\n".join(lines) + "\n", results)
+
+
+#: Pictures ``capture view`` opened are kept this long in the view cache.
+_VIEW_KEEP = 7 * 24 * 3600
+
+
+def _view_folder() -> Path:
+    """Where ``capture view`` puts what it opens: ``$XDG_CACHE_HOME/ptpip/view``, with what
+    is older than a week removed (a browser may still be showing the newer ones)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = base / "ptpip" / "view"
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        now = time.time()
+        for item in entries:
+            old = now - item.stat(follow_symlinks=False).st_mtime > _VIEW_KEEP
+            if old and item.is_file(follow_symlinks=False):
+                os.unlink(item.path)
+    return folder
 
 
 def _view(ctx: Context, name: str, path: Path) -> str | None:

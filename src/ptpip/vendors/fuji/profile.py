@@ -125,8 +125,9 @@ class FujiProfile(VendorProfile):
         self._open_capture_tid: int | None = None
 
     def init_request(self, identity: Identity) -> InitCommandRequest | FujiInitCommandRequest:
-        # Always the 82-byte form: the X-T4 closes the socket for any other length.
-        return FujiInitCommandRequest(identity.guid, identity.name[:26])
+        # Always the 82-byte form: the X-T4 closes the socket for any other length. Its name
+        # field holds 26 UTF-16 units and the NUL: longer names are cut (never mid-pair).
+        return FujiInitCommandRequest(identity.guid, _fit_utf16(identity.name, 26))
 
     def explain_init_fail(self, reason: int) -> str:
         if reason == InitFailReason.FUJI_DEVICE_BUSY:
@@ -352,3 +353,13 @@ async def _open_retrying(
         except OSError as exc:
             raise TransportError(f"cannot open the live-view port {port}: {exc}") from None
     raise TransportError("unreachable")  # pragma: no cover
+
+
+def _fit_utf16(text: str, units: int) -> str:
+    """The longest start of ``text`` that takes at most ``units`` UTF-16 code units."""
+    used = 0
+    for i, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > units:
+            return text[:i]
+    return text
