@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ptpip._version import __version__
 
 if TYPE_CHECKING:
-    from ptpip.client.camera import Camera, ObjectEntry, connect, open_camera
+    from ptpip.client.camera import Camera, Downloaded, ObjectEntry, connect, open_camera
     from ptpip.client.events import CameraEvent
     from ptpip.errors import (
         ConnectionClosed,
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         PtpError,
         RemoteProtocolError,
         ResponseError,
+        StorageError,
         Timeout,
         TransportError,
     )
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Camera": "ptpip.client.camera",
+    "Downloaded": "ptpip.client.camera",
     "ObjectEntry": "ptpip.client.camera",
     "connect": "ptpip.client.camera",
     "open_camera": "ptpip.client.camera",
@@ -44,6 +46,7 @@ _LAZY = {
     "PtpError": "ptpip.errors",
     "RemoteProtocolError": "ptpip.errors",
     "ResponseError": "ptpip.errors",
+    "StorageError": "ptpip.errors",
     "Timeout": "ptpip.errors",
     "TransportError": "ptpip.errors",
     "Vendor": "ptpip.ptp.codes",
@@ -53,12 +56,14 @@ __all__ = [
     "Camera",
     "CameraEvent",
     "ConnectionClosed",
+    "Downloaded",
     "InitFailError",
     "ObjectEntry",
     "ProtocolError",
     "PtpError",
     "RemoteProtocolError",
     "ResponseError",
+    "StorageError",
     "Timeout",
     "TransportError",
     "Vendor",
