@@ -198,17 +198,17 @@ def _check_name(name: str, profile: VendorProfile, vendor: str) -> None:
     from ptpip.client.identity import Identity
     from ptpip.errors import LocalProtocolError
 
-    request = profile.init_request(Identity(bytes(16), name))
-    try:
-        request.encode()
-    except LocalProtocolError as exc:
-        raise CliError(f"Error creating PTP/IP client - {exc}", ExitStatus.CLIENT) from None
-    if request.friendly_name != name:  # the dialect shortens names (Fuji's 54-byte field)
+    units = len(name.encode("utf-16-le", "surrogatepass")) // 2
+    if units > profile.max_name_units:  # the dialect would shorten it (Fuji's 54-byte field)
         raise CliError(
-            f"Error creating PTP/IP client - friendly name of {len(name)} characters too long"
-            f" for {vendor} cameras: at most {len(request.friendly_name)}",
+            f"Error creating PTP/IP client - friendly name of {units} UTF-16 units too long"
+            f" for {vendor} cameras: at most {profile.max_name_units}",
             ExitStatus.CLIENT,
         )
+    try:
+        profile.init_request(Identity(bytes(16), name)).encode()
+    except LocalProtocolError as exc:
+        raise CliError(f"Error creating PTP/IP client - {exc}", ExitStatus.CLIENT) from None
 
 
 async def _run(s: Settings) -> int:

@@ -110,6 +110,7 @@ class FujiProfile(VendorProfile):
     #: malc0mn and libfuji open the session with TID 1 (vendor-fuji.md §4.1)
     first_transaction_id: ClassVar[int] = 1
     init_timeout: ClassVar[float] = PAIRING_TIMEOUT
+    max_name_units: ClassVar[int] = 26  # the 54-byte name field of the 82-byte Init
     probe_interval: ClassVar[float | None] = None  # no Probe in the container dialect
     pairing_notice: ClassVar[str | None] = "Accept this client on the camera's screen"
     unified_names: ClassVar[dict[str, int]] = {
@@ -127,7 +128,7 @@ class FujiProfile(VendorProfile):
     def init_request(self, identity: Identity) -> InitCommandRequest | FujiInitCommandRequest:
         # Always the 82-byte form: the X-T4 closes the socket for any other length. Its name
         # field holds 26 UTF-16 units and the NUL: longer names are cut (never mid-pair).
-        return FujiInitCommandRequest(identity.guid, _fit_utf16(identity.name, 26))
+        return FujiInitCommandRequest(identity.guid, _fit_utf16(identity.name, self.max_name_units))
 
     def explain_init_fail(self, reason: int) -> str:
         if reason == InitFailReason.FUJI_DEVICE_BUSY:
