@@ -488,6 +488,34 @@ def test_a_data_out_phase_that_never_comes_times_out(tmp_path: Path) -> None:
         client.close()
 
 
+def test_requests_queued_behind_a_closed_connection_are_not_served(tmp_path: Path) -> None:
+    """Two data-out requests, then the client hangs up (a fuzz find): the session ends at
+    once instead of serving the queued one into the dead connection for the data timeout."""
+    with camera(tmp_path, data_timeout=30.0) as cam:
+        client = Client(cam.port)
+        client.cmd.request(0x1016, 0x5011, phase=DataPhase.DATA_OUT)
+        client.cmd.request(0x1016, 0x5011, phase=DataPhase.DATA_OUT)
+        time.sleep(0.2)  # both are read: one served (waiting for data), one queued
+        client.close()
+
+        def ended() -> bool:
+            assert cam.camera is not None
+            return cam.camera.session is None
+
+        wait_for(ended, "the session to end", 5.0)
+        began = time.monotonic()
+
+        async def tasks() -> int:
+            return sum(
+                1 for t in asyncio.all_tasks() if not t.done() and "_run" in repr(t.get_coro())
+            )
+
+        while cam.call(tasks) and time.monotonic() - began < 5.0:
+            time.sleep(0.05)
+        assert cam.call(tasks) == 0  # no session task left waiting for data
+        assert time.monotonic() - began < 5.0
+
+
 def test_accepted_sockets_use_short_tcp_keepalive(tmp_path: Path) -> None:
     with camera(tmp_path) as cam:
         client = Client(cam.port)

@@ -15,6 +15,7 @@ NOTIFY messages only to a target the caller passes.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
@@ -140,7 +141,8 @@ class DescriptionServer:
         self.port = port
         self._server: asyncio.Server | None = None
         #: the request heads received, newest last (for tests and logs)
-        self.requests: list[str] = []
+        #: the latest requests' first lines (for tests; bounded: hostile traffic is endless)
+        self.requests: collections.deque[str] = collections.deque(maxlen=256)
 
     @property
     def url_base(self) -> str:
@@ -231,7 +233,10 @@ class SsdpResponder(asyncio.DatagramProtocol):
         self.max_delay = max_delay
         self.transport: asyncio.DatagramTransport | None = None
         #: (sender, ST) of every M-SEARCH seen
-        self.searches: list[tuple[tuple[str, int], str]] = []
+        #: the latest M-SEARCHes answered (bounded, as above)
+        self.searches: collections.deque[tuple[tuple[str, int], str]] = collections.deque(
+            maxlen=256
+        )
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

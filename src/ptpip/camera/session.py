@@ -252,7 +252,9 @@ class ServerSession:
     # -- the request loop --------------------------------------------------------------------
 
     async def _run(self) -> None:
-        while (request := await self._requests.get()) is not None:
+        # Ends with the session: requests still queued when the connection closed are not
+        # served (the one running took the only wake-up the end left in its queue).
+        while not self.ended and (request := await self._requests.get()) is not None:
             if self._requests.qsize() <= MAX_QUEUED_REQUESTS // 2:
                 self.command_conn.resume_reading("requests")
             tid = request.transaction_id
@@ -311,6 +313,8 @@ class ServerSession:
         buf = bytearray()
         timeout = self.camera.data_timeout or None
         try:
+            if self.ended:
+                return None
             if self.cancelled(tid):  # while it waited in the queue
                 self._respond(ResponseCode.TRANSACTION_CANCELLED, tid)
                 return None
