@@ -30,7 +30,7 @@ from fuzz.decoders import rss_mb
 from fuzz.mutate import Mutator
 from fuzz.proxy import HOST, MutatingProxy, ProxyLimits
 from fuzz.report import Counts, Finding, Findings, exception_finding
-from fuzz.watch import Watch
+from fuzz.watch import Watch, run_vendors
 from ptpip.camera.factory import make_camera
 from ptpip.camera.server import VirtualCamera
 from ptpip.client.camera import Camera, open_camera
@@ -453,20 +453,9 @@ def fuzz_client(
 ) -> dict[str, Counts]:
     """Answer ptpip's client with ``total`` mutated units (split over the vendors)."""
     chosen = [v for v in VENDORS if not vendors or v in vendors]
-    limits = limits or ClientLimits()
-    results: dict[str, Counts] = {}
-    watch = Watch(findings)
+    given = limits or ClientLimits()
 
-    async def main() -> None:
-        asyncio.get_running_loop().set_exception_handler(watch.loop_exception)
-        start = time.monotonic()
-        for index, name in enumerate(chosen):
-            left = seconds - (time.monotonic() - start)
-            deadline = time.monotonic() + left / (len(chosen) - index)
-            results[f"client[{name}]"] = await _run_vendor(
-                name, total // len(chosen), deadline, seed, watch, limits, progress
-            )
+    async def one(name: str, budget: int, deadline: float, watch: Watch) -> Counts:
+        return await _run_vendor(name, budget, deadline, seed, watch, given, progress)
 
-    with watch.installed():
-        asyncio.run(main())
-    return results
+    return run_vendors("client", chosen, total, seconds, findings, one)

@@ -26,7 +26,7 @@ from pathlib import Path
 from fuzz.decoders import rss_mb
 from fuzz.mutate import Mutator
 from fuzz.report import Counts, Finding, Findings, exception_finding
-from fuzz.watch import Watch
+from fuzz.watch import Watch, run_vendors
 from ptpip.client.camera import open_camera
 from ptpip.client.identity import IdentityStore
 from ptpip.errors import PtpError
@@ -483,21 +483,9 @@ def fuzz_camera(
 ) -> dict[str, Counts]:
     """Send ``total`` mutated packets (split over the vendors) to the virtual cameras."""
     chosen = [v for v in VENDORS if not vendors or v in vendors]
-    limits = limits or Limits()
-    results: dict[str, Counts] = {}
-    watch = Watch(findings)
+    given = limits or Limits()
 
-    async def main() -> None:
-        asyncio.get_running_loop().set_exception_handler(watch.loop_exception)
-        start = time.monotonic()
-        for index, name in enumerate(chosen):
-            left = seconds - (time.monotonic() - start)
-            deadline = time.monotonic() + left / (len(chosen) - index)
-            budget = total // len(chosen)
-            results[f"camera[{name}]"] = await _run_vendor(
-                name, budget, deadline, seed, watch, limits, progress
-            )
+    async def one(name: str, budget: int, deadline: float, watch: Watch) -> Counts:
+        return await _run_vendor(name, budget, deadline, seed, watch, given, progress)
 
-    with watch.installed():
-        asyncio.run(main())
-    return results
+    return run_vendors("camera", chosen, total, seconds, findings, one)

@@ -7,15 +7,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import traceback
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from fuzz.report import Finding, Findings, exception_finding
+from fuzz.report import Counts, Finding, Findings, exception_finding
 
-__all__ = ["Watch"]
+__all__ = ["Watch", "run_vendors"]
+
+#: One vendor's share of a socket run: (vendor, inputs, deadline, watch) -> its counts.
+VendorRun = Callable[[str, int, float, "Watch"], Awaitable[Counts]]
 
 _LOGGERS = ("ptpip", "asyncio")
 
@@ -108,3 +112,29 @@ class Watch(logging.Handler):
 
 def format_exception(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def run_vendors(
+    label: str,
+    vendors: Sequence[str],
+    total: int,
+    seconds: float,
+    findings: Findings,
+    run: VendorRun,
+) -> dict[str, Counts]:
+    """``run`` for each vendor in turn, on one loop under one :class:`Watch`, sharing
+    ``total`` inputs and ``seconds`` (time one leaves over goes to the next)."""
+    results: dict[str, Counts] = {}
+    watch = Watch(findings)
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(watch.loop_exception)
+        start = time.monotonic()
+        for index, name in enumerate(vendors):
+            left = seconds - (time.monotonic() - start)
+            deadline = time.monotonic() + left / (len(vendors) - index)
+            results[f"{label}[{name}]"] = await run(name, total // len(vendors), deadline, watch)
+
+    with watch.installed():
+        asyncio.run(main())
+    return results
