@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import os
-import stat
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -14,27 +12,21 @@ from types import TracebackType
 from typing import BinaryIO
 
 from ptpip.client.download import (
-    MAX_NAME_TRIES,
     Destination,
     FileSink,
-    PartBusy,
-    PartFile,
     Progress,
-    numbered_name,
     open_folder,
     safe_filename,
 )
 from ptpip.client.events import CameraEvent, Subscription
 from ptpip.client.identity import Identity, IdentityStore
 from ptpip.client.session import DATASET_LIMIT, Connection, DataSink, Result
+from ptpip.client.transfer import Downloaded, fetch_into, object_size, stream
 from ptpip.errors import (
     ConnectionClosed,
     LocalProtocolError,
     PtpError,
     RemoteProtocolError,
-    ResponseError,
-    StorageError,
-    Timeout,
 )
 from ptpip.ptp.codes import (
     STORAGE_ALL,
@@ -64,15 +56,10 @@ __all__ = [
 
 #: GetPartialObject piece size: libgphoto2 and airnef settled on 1 MiB (Nikon drops larger).
 PARTIAL_CHUNK = 1024 * 1024
-_U32_MAX = 0xFFFF_FFFF
 #: A handle list of a million objects (more than any card holds).
 HANDLES_LIMIT = 4 + 4 * 1_000_000
 #: Folders deeper than this are not believed (DCF cameras use two: DCIM/100XXXXX).
 MAX_FOLDER_DEPTH = 32
-#: Bytes compared with the camera before a ``.part`` is resumed.
-RESUME_OVERLAP = 4096
-#: A transfer that gets fewer bytes than this in a timeout's time makes no progress.
-PROGRESS_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +84,6 @@ class CapturedImage:
     @property
     def filename(self) -> str:
         return self.path.name
-
-
-@dataclass(frozen=True, slots=True)
-class Downloaded:
-    """Where :meth:`Camera.fetch` put an object, and whether it was already there."""
-
-    path: Path
-    skipped: bool = False
-    #: bytes kept from an earlier attempt's ``.part``
-    resumed_from: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,8 +311,8 @@ class Camera:
             info = info or await self.object_info(handle)
             if info.is_folder:
                 raise LocalProtocolError(f"object 0x{handle:X} is a folder")
-            size = await self._object_size(handle, info)
-            await self._stream(handle, target, 0, size, progress, chunk_size)
+            size = object_size(info)
+            await stream(self, handle, target, 0, size, progress, chunk_size)
             return None
         done = await self.fetch(
             handle, target, resume=resume, progress=progress, info=info, chunk_size=chunk_size
@@ -366,9 +343,9 @@ class Camera:
         info = info or await self.object_info(handle)
         if info.is_folder:
             raise LocalProtocolError(f"object 0x{handle:X} is a folder")
-        size = await self._object_size(handle, info)
+        size = object_size(info)
         if isinstance(target, Destination):
-            return await self._fetch(target, handle, info, size, resume, progress, chunk_size)
+            return await fetch_into(self, target, handle, info, size, resume, progress, chunk_size)
         final = Path(target).expanduser()
         if final.is_dir():
             folder, name = final, safe_filename(info.filename, f"object_{handle:08x}")
@@ -376,173 +353,7 @@ class Camera:
             folder, name = final.parent, final.name
         with open_folder(folder) as opened:
             dest = Destination(opened, name)
-            return await self._fetch(dest, handle, info, size, resume, progress, chunk_size)
-
-    async def _fetch(
-        self,
-        dest: Destination,
-        handle: int,
-        info: ObjectInfo,
-        size: int | None,
-        resume: bool,
-        progress: Progress | None,
-        chunk_size: int,
-    ) -> Downloaded:
-        stamp = await self._stamp(handle, info, size)
-        loop = asyncio.get_running_loop()
-        for attempt in range(1, MAX_NAME_TRIES + 1):
-            name = dest.name if attempt == 1 else numbered_name(dest.name, attempt)
-            here = Destination(dest.folder, name)
-            deadline = loop.time() + self.connection.timeout
-            while True:  # until the name is free, is this object, or is another file
-                existing = dest.folder.lstat(name)
-                if existing is not None:
-                    break
-                try:
-                    part = PartFile(here, stamp)
-                    break
-                except PartBusy:  # another download of ours writes it: wait for its end
-                    if loop.time() > deadline:
-                        raise
-                    await asyncio.sleep(0.1)
-            if existing is not None:
-                if await self._is_this_object(handle, here, existing, size):
-                    if progress is not None and size is not None:
-                        progress(size, size)
-                    return Downloaded(here.path, skipped=True)
-                continue  # another file has this name: never overwritten
-            try:
-                return await self._fill(part, handle, size, resume, progress, chunk_size)
-            finally:
-                try:
-                    part.close()
-                except OSError as exc:
-                    raise StorageError(f"cannot write {here.path}: {exc.strerror}") from None
-        raise StorageError(f"{dest.path}: {MAX_NAME_TRIES} files of that name are there already")
-
-    async def _fill(
-        self,
-        part: PartFile,
-        handle: int,
-        size: int | None,
-        resume: bool,
-        progress: Progress | None,
-        chunk_size: int,
-    ) -> Downloaded:
-        """Resume or start ``part``, stream the object into it and give it its name."""
-        try:
-            offset = part.trusted_offset() if resume else 0
-            if offset and (size is None or offset > size or not await self._partial_ok(size)):
-                offset = 0
-            if offset:
-                offset = await self._overlap_matches(handle, part, offset)
-            part.begin(offset)
-            await self._stream(handle, part.fh, offset, size, progress, chunk_size)
-            return Downloaded(part.commit(size), resumed_from=offset)
-        except RemoteProtocolError:
-            part.discard()  # what a lying camera sent is not worth resuming
-            raise
-        except OSError as exc:  # the part, its sidecar, fsync, the rename: a full disk, say
-            raise StorageError(f"cannot write {part.dest.path}: {exc.strerror}") from None
-
-    async def _is_this_object(
-        self, handle: int, dest: Destination, existing: os.stat_result, size: int | None
-    ) -> bool:
-        """Whether the file at ``dest`` is this object already: the same size and, where
-        the camera can read pieces, the same last bytes (a same-named file of another
-        camera or card is not)."""
-        if size is None or not stat.S_ISREG(existing.st_mode) or existing.st_size != size:
-            return False
-        if size == 0 or not await self._partial_ok(size):
-            return True
-        length = min(size, RESUME_OVERLAP)
-        try:
-            fd = dest.folder.open(dest.name, os.O_RDONLY)
-        except StorageError:
-            return False
-        with os.fdopen(fd, "rb") as fh:
-            fh.seek(size - length)
-            mine = fh.read(length)
-        try:
-            return await self.read_partial(handle, size - length, length) == mine
-        except (ResponseError, RemoteProtocolError):
-            return True  # it cannot tell: the size matched
-
-    async def _stamp(self, handle: int, info: ObjectInfo, size: int | None) -> dict[str, object]:
-        """What a ``.part`` file's sidecar records, to resume only the same object."""
-        device = await self.device_info()
-        date = info.capture_date or info.modification_date
-        return {
-            "camera": device.serial_number,
-            "model": device.model,
-            "storage": info.storage_id,
-            "handle": handle,
-            "name": info.filename,
-            "size": size,
-            "date": date.isoformat() if date else None,
-        }
-
-    async def _overlap_matches(self, handle: int, part: PartFile, offset: int) -> int:
-        """``offset`` if the part's last bytes are the camera's, else 0 (start over)."""
-        length = min(offset, RESUME_OVERLAP)
-        try:
-            theirs = await self.read_partial(handle, offset - length, length)
-        except (ResponseError, RemoteProtocolError):
-            return 0
-        return offset if theirs == part.tail(offset, length) else 0
-
-    async def _object_size(self, handle: int, info: ObjectInfo) -> int | None:
-        if info.compressed_size != _U32_MAX:
-            return info.compressed_size
-        return None  # > 4 GiB: the size is not in ObjectInfo; stream until the end
-
-    async def _partial_ok(self, size: int | None) -> bool:
-        return size is not None and await self.supports(OperationCode.GET_PARTIAL_OBJECT)
-
-    async def _stream(
-        self,
-        handle: int,
-        fh: BinaryIO,
-        offset: int,
-        size: int | None,
-        progress: Progress | None,
-        chunk_size: int,
-    ) -> None:
-        source = self.connection.peer_name
-        if not await self._partial_ok(size) or size is None:
-            sink = FileSink(fh, progress=progress, total=size, expected=size, source=source)
-            await self.read_object(handle, sink)
-            if size is not None and sink.written != size:
-                raise RemoteProtocolError(f"{source} sent {sink.written} bytes of {size}")
-            return
-        loop = asyncio.get_running_loop()
-        window, gained = loop.time(), 0
-        while offset < size:
-            want = min(chunk_size, size - offset)
-            sink = FileSink(
-                fh,
-                expected=want,
-                start_offset=offset,
-                progress=progress,
-                total=size,
-                source=source,
-            )
-            await self.transact(OperationCode.GET_PARTIAL_OBJECT, (handle, offset, want), sink=sink)
-            if sink.written == 0:
-                raise RemoteProtocolError(f"{source} sent no data at offset {offset} of {size}")
-            offset += sink.written
-            # Each piece may come quickly and still carry almost nothing: the transfer as a
-            # whole must move PROGRESS_BYTES per timeout, like a single transaction.
-            gained += sink.written
-            if gained >= PROGRESS_BYTES or offset >= size:
-                window, gained = loop.time(), 0
-            elif loop.time() - window > self.connection.timeout:
-                raise Timeout(
-                    f"no progress: {source} sent {gained} bytes in"
-                    f" {self.connection.timeout:g} s (at {offset} of {size})"
-                )
-        if progress is not None and size == 0:
-            progress(0, 0)
+            return await fetch_into(self, dest, handle, info, size, resume, progress, chunk_size)
 
     # -- capture -----------------------------------------------------------------------------
 
