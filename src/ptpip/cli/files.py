@@ -301,7 +301,7 @@ async def _download(ctx: Context, args: list[str]) -> Output:
                 results.append(record)
                 if state == "failed":
                     failed += 1
-                    note(f"ptpip: download: {shown(str(entry.path))}: {record['error']}")
+                    note(f"ptpip: download: {_camera_path(entry)}: {record['error']}")
                     if not ctx.camera.connection.is_open:
                         break  # the camera is gone: the rest would fail the same way
                     continue
@@ -312,13 +312,20 @@ async def _download(ctx: Context, args: list[str]) -> Output:
                     skipped += 1
                 if not ctx.json_output:
                     word = "already there" if state == "skipped" else state
-                    note(f"{shown(str(entry.path))} -> {record['path']} ({word})")
+                    note(f"{_camera_path(entry)} -> {record['path']} ({word})")
     summary = f"{done} downloaded, {skipped} skipped" + (f", {failed} failed" if failed else "")
     text = f"{summary}, into {target.resolve()}\n"
     data = {"downloaded": done, "skipped": skipped, "failed": failed, "files": results}
     if failed and not ctx.camera.connection.is_open:
         raise ctx.camera.connection_lost()
     return Output(text, data, error=f"download: {summary}" if failed else None)
+
+
+def _camera_path(entry: ObjectEntry) -> str:
+    """The file as the camera names it (its folders as listed), for the user to recognise."""
+    name = entry.info.filename or entry.path.name
+    parent = entry.path.parent
+    return shown(name if str(parent) == "." else f"{parent}/{name}")
 
 
 async def _fetch(
