@@ -45,6 +45,7 @@ from ptpip.ip.packets import (
 from ptpip.ptp.codes import DataPhase, InitFailReason, OperationCode, ResponseCode
 from ptpip.ptp.datasets import StorageInfo
 from ptpip.testing import RunningCamera
+from tests.cli.conftest import unavailable
 
 T = TypeVar("T")
 WAIT = 5.0
@@ -631,7 +632,7 @@ def test_an_event_connection_from_another_host_is_refused(tmp_path: Path) -> Non
         try:
             thief = Raw(cam.port, source="127.0.0.2")  # another host, right number (leaked)
         except OSError as exc:
-            pytest.skip(f"no second loopback address here: {exc}")
+            unavailable(f"no second loopback address here: {exc}")
         refused = thief.init_event(ack.connection_number)
         assert isinstance(refused, InitFail)
         assert thief.closed_within(2.0)
@@ -762,7 +763,7 @@ def test_a_read_only_card_never_changes(tmp_path: Path, monkeypatch: pytest.Monk
 def test_gphoto2_cannot_delete_from_a_read_only_card(tmp_path: Path) -> None:
     gphoto2 = shutil.which("gphoto2")
     if gphoto2 is None:
-        pytest.skip("gphoto2 is not installed")
+        unavailable("gphoto2 is not installed: apt-get install gphoto2")
     home = tmp_path / "home"
     home.mkdir()
     cards = {}

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from ptpip.testing import RunningCamera
-from tests.cli.conftest import LOOPBACK, WAIT, Spy, free_port, spy, wait_until
+from tests.cli.conftest import LOOPBACK, WAIT, Spy, free_port, spy, unavailable, wait_until
 from tests.cli.test_server import (
     ServerCli,
     Srv,
@@ -216,7 +216,7 @@ def test_a_runtime_directory_that_is_a_link_is_refused(
 
 def test_a_runtime_directory_of_another_user_is_refused(fresh_cli: ServerCli) -> None:
     if os.geteuid() != 0:
-        pytest.skip("giving a directory to another user needs root")
+        unavailable("giving a directory to another user needs root")
     assert fresh_cli.runtime is not None
     folder = fresh_cli.runtime / "ptpip"
     folder.mkdir(mode=0o700)
