@@ -51,6 +51,8 @@ log = logging.getLogger("ptpip.client")
 
 #: Data-out travels in pieces of this size (one TCP segment each on loopback, for tshark).
 DATA_OUT_CHUNK = 60 * 1024
+#: A Fuji data-out container up to this size is written whole, header and payload at once.
+FUJI_WHOLE = 1024 * 1024
 _MAX_TID = 0xFFFF_FFFE
 #: A data phase only counts as progress (resetting the operation's timeout) once this many
 #: bytes arrived since the last reset: a camera trickling a byte at a time cannot hold us.
@@ -421,11 +423,16 @@ class Connection:
         if not view:
             cmd.write(initiator.data_out(b"", last=True))
             return
-        for start in range(0, len(view), DATA_OUT_CHUNK):
+        # A Fuji data container goes out whole, in one write (small embedded stacks read one
+        # container per recv()); CIPA Data packets are each whole anyway.
+        size = (
+            len(view) if self.profile.fuji_dialect and len(view) <= FUJI_WHOLE else DATA_OUT_CHUNK
+        )
+        for start in range(0, len(view), size):
             if pending.future.done():
                 break  # the camera answered early (a refusal): stop sending
-            piece = bytes(view[start : start + DATA_OUT_CHUNK])
-            last = start + DATA_OUT_CHUNK >= len(view)
+            piece = bytes(view[start : start + size])
+            last = start + size >= len(view)
             cmd.write(initiator.data_out(piece, last=last))
             pending.last_activity = self._loop.time()
             if not await self._drained(cmd, pending, limit):

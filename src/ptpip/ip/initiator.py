@@ -217,10 +217,9 @@ class Initiator:
             raise LocalProtocolError("a transaction is already running on this connection")
         tx = _Transaction(code, transaction_id, lenient_tid, data_out_length)
         if self.fuji:
+            # The data container's header goes with its payload (data_out), never with the
+            # command: a camera reading one container per recv() drops a container cut in two.
             out = encode_container(ContainerType.COMMAND, code, transaction_id, params=params)
-            if data_out_length is not None:
-                out += struct.pack("<IHHI", 12 + data_out_length, 2, code, transaction_id)
-                tx.data_out_started = True
         else:
             phase = DataPhase.DATA_OUT if data_out_length is not None else DataPhase.NO_DATA_OR_IN
             out = OperationRequest(code, transaction_id, params, phase).encode()
@@ -237,13 +236,18 @@ class Initiator:
             raise LocalProtocolError("no data-out phase is open (the camera may have answered)")
         if len(chunk) > tx.data_out_left:
             raise LocalProtocolError("more data-out than announced")
+        unsent = tx.data_out_left
         tx.data_out_left -= len(chunk)
         if last and tx.data_out_left:
             raise LocalProtocolError(f"data-out closed {tx.data_out_left} bytes short")
         if last:
             tx.data_out_left = None
         if self.fuji:
-            return bytes(chunk)
+            if tx.data_out_started:
+                return bytes(chunk)
+            tx.data_out_started = True  # the first piece: the whole phase is still unsent
+            header = struct.pack("<IHHI", 12 + unsent, ContainerType.DATA, tx.code, tx.tid)
+            return header + bytes(chunk)
         if last:
             return EndData(tx.tid, bytes(chunk)).encode()
         return Data(tx.tid, bytes(chunk)).encode() if chunk else b""
