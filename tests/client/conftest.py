@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from ptpip.client.channel import Channel
 from ptpip.client.identity import IdentityStore
 from ptpip.client.session import Result
 from ptpip.ip.framing import DataChunk, Dialect, FrameEvent, Framer
+from ptpip.record import PcapRecorder
 
 T = TypeVar("T")
 
@@ -140,3 +142,40 @@ def counting_transactions(camera: Camera) -> Iterator[list[tuple[int, tuple[int,
         yield calls
     finally:
         del camera.connection.transact
+
+
+class WriteLog(PcapRecorder):
+    """Instead of a pcap: checks that each write of the client ends on a packet boundary."""
+
+    def __init__(self) -> None:  # no file
+        self.cut: list[str] = []
+        self.count = 0
+
+    def stream(
+        self, local: tuple[str, int], remote: tuple[str, int]
+    ) -> Callable[[bool, bytes], None]:
+        left = 0  # bytes of the current packet still to come
+
+        def tap(sent: bool, data: bytes) -> None:
+            nonlocal left
+            if not sent:
+                return
+            self.count += 1
+            pos = 0
+            while pos < len(data):
+                if left == 0:
+                    if len(data) - pos < 4:
+                        self.cut.append(f"a length field cut: {data.hex()}")
+                        return
+                    left = struct.unpack_from("<I", data, pos)[0]
+                take = min(left, len(data) - pos)
+                left -= take
+                pos += take
+            if left:
+                self.cut.append(f"{left} bytes of a packet follow in another write: {data.hex()}")
+                left = 0
+
+        return tap
+
+    def close(self) -> None:
+        pass

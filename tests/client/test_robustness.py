@@ -40,7 +40,7 @@ from ptpip.ip.packets import (
 from ptpip.ip.responder import CommandInit, Responder
 from ptpip.ptp.codes import EventCode, InitFailReason, OperationCode, ResponseCode
 from ptpip.testing import RunningCamera
-from tests.client.conftest import WAIT, bounded, card_path, generic, tap, wait_until
+from tests.client.conftest import WAIT, WriteLog, bounded, card_path, generic, tap, wait_until
 
 
 def live_session(vcam: VirtualCamera) -> ServerSession:
@@ -578,3 +578,22 @@ async def test_threaded_camera_stopping_under_a_client(id_store: IdentityStore) 
         with pytest.raises(ConnectionClosed):
             await cam.storage_ids()
         await bounded(cam.close(), 1.0)
+
+
+async def test_every_packet_goes_out_in_one_write(
+    vcam: VirtualCamera, id_store: IdentityStore, tmp_path: Path
+) -> None:
+    """CIPA: each write of the client holds whole packets (requests with their StartData,
+    Data and EndData pieces, Cancel, probes), so a camera reading one packet per recv()
+    never sees one cut in two."""
+    writes = WriteLog()
+    data = os.urandom(300_000)
+    card_path(vcam, "DCIM/100PTPIP/BIG.JPG").write_bytes(data)
+    async with connect(
+        "127.0.0.1", vcam.port, identity_store=id_store, timeout=WAIT, recorder=writes
+    ) as cam:
+        await cam.set_property(0x500F, 400)  # data-out
+        await cam.download((await cam.find("DCIM/100PTPIP/BIG.JPG")).handle, tmp_path)
+        await cam.transact(0x1016, (0x5005,), data=bytes(200_000), check=False)  # big out
+    assert writes.cut == []
+    assert writes.count >= 8

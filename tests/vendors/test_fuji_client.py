@@ -17,7 +17,7 @@ import pytest
 from ptpip.client.camera import Camera, open_camera
 from ptpip.client.identity import IdentityStore
 from ptpip.errors import InitFailError
-from ptpip.record import PcapRecorder
+from tests.client.conftest import WriteLog
 from tests.vectors import VECTORS, seed_dumps
 
 GUID = bytes(range(0x10, 0x20))
@@ -378,40 +378,3 @@ async def test_every_container_goes_out_in_one_write(store: IdentityStore) -> No
     assert failures == []
     assert writes.cut == []  # and no write ends inside a container (deterministic)
     assert writes.count > 100 * 8
-
-
-class WriteLog(PcapRecorder):
-    """Instead of a pcap: checks that each write of the client ends on a packet boundary."""
-
-    def __init__(self) -> None:  # no file
-        self.cut: list[str] = []
-        self.count = 0
-
-    def stream(
-        self, local: tuple[str, int], remote: tuple[str, int]
-    ) -> Callable[[bool, bytes], None]:
-        left = 0  # bytes of the current packet still to come
-
-        def tap(sent: bool, data: bytes) -> None:
-            nonlocal left
-            if not sent:
-                return
-            self.count += 1
-            pos = 0
-            while pos < len(data):
-                if left == 0:
-                    if len(data) - pos < 4:
-                        self.cut.append(f"a length field cut: {data.hex()}")
-                        return
-                    left = struct.unpack_from("<I", data, pos)[0]
-                take = min(left, len(data) - pos)
-                left -= take
-                pos += take
-            if left:
-                self.cut.append(f"{left} bytes of a packet follow in another write: {data.hex()}")
-                left = 0
-
-        return tap
-
-    def close(self) -> None:
-        pass
