@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install the Debian packages the interop tests (tests/interop) need, when they are missing:
+# Install the Debian packages the interop tests (tests/interop) and a few others need, when missing:
 #   gphoto2  -> gphoto2            (stock PTP/IP initiator)
 #   tshark   -> tshark             (PTP/IP dissector)
 #   dumpcap  -> wireshark-common   (loopback capture; a dependency of tshark)
 #   chromium, chromedriver -> chromium, chromium-driver   (the live-view page test, headless)
+#   strace   -> strace             (tests/cli/test_no_camera.py: no socket for `ptpip help`)
 #
 # Usage: scripts/install-system-deps.sh [--dry-run]
 #
@@ -18,7 +19,7 @@ case "${1:-}" in
     "") ;;
     -n | --dry-run) dry_run=1 ;;
     -h | --help)
-        sed -n '2,13s/^# \{0,1\}//p' "$0"
+        sed -n '2,14s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
     *)
@@ -31,7 +32,7 @@ say() { echo "install-system-deps: $*"; }
 
 # tool:package pairs, in install order
 tools=(gphoto2:gphoto2 tshark:tshark dumpcap:wireshark-common chromium:chromium
-    chromedriver:chromium-driver)
+    chromedriver:chromium-driver strace:strace)
 
 missing=()
 for pair in "${tools[@]}"; do

@@ -16,7 +16,7 @@ from ptpip.props import (
     resolve_property,
     unified_names,
 )
-from ptpip.ptp.codes import ARRAY_MASK, DataType
+from ptpip.ptp.codes import ARRAY_MASK, DataType, Vendor
 from ptpip.ptp.datasets import DevicePropDesc, PropEnum, PropRange
 from ptpip.ptp.names import CodeKind, name
 from ptpip.ptp.values import Value
@@ -31,6 +31,7 @@ __all__ = [
     "Output",
     "UsageError",
     "find_command",
+    "help_output",
     "run_command",
 ]
 
@@ -460,13 +461,20 @@ async def _opreq(ctx: Context, args: list[str]) -> Output:
     json_words=False,
 )
 async def _help(ctx: Context, args: list[str]) -> Output:
+    return help_output(args, ctx.vendor)
+
+
+def help_output(args: list[str], vendor: Vendor) -> Output:
+    """What `help [COMMAND]` shows. It needs no camera: the property names are the dialect's,
+    so ``ptpip help`` is answered before (and without) connecting. Raises CommandError for an
+    unknown COMMAND."""
     if args:
         cmd = find_command(args[0])
         if cmd is None:
             raise CommandError(f"no command {args[0]!r}: try `help`")
-        return Output(help_text(cmd, ctx), {"command": cmd.name, "usage": cmd.usage})
+        return Output(help_text(cmd), {"command": cmd.name, "usage": cmd.usage})
     lines = [f'"{c.name}" {c.summary}.' for c in COMMANDS.values()]
-    names = ", ".join(sorted(unified_names(ctx.vendor)))
+    names = ", ".join(sorted(unified_names(vendor)))
     text = "\n".join(lines) + f"\n\nProperty names: {names}\nRun `help COMMAND` for details.\n"
     return Output(text, [{"command": c.name, "usage": c.usage} for c in COMMANDS.values()])
 

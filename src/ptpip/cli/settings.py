@@ -65,10 +65,19 @@ DEFAULT_SERVER_PORT = 15740
 class CliError(Exception):
     """A start-up error with the exit code to leave with."""
 
-    def __init__(self, message: str, code: ExitStatus, *, usage: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        code: ExitStatus,
+        *,
+        usage: bool = False,
+        fields: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.usage = usage
+        #: the Settings fields whose values are wrong (tells a bad config from bad flags)
+        self.fields = fields
 
 
 @dataclass(slots=True)
@@ -99,6 +108,10 @@ class Settings:
     timeout_explicit: bool = False
     #: server mode asks TCP clients for the secret token (off: --no-auth, [server] auth = false)
     server_auth: bool = True
+    #: --check: validate the flags and the config file, print the effective settings, exit
+    check: bool = False
+    #: the fields the config file set, and where: {"host": "[responder] host", ...}
+    from_config: dict[str, str] = field(default_factory=dict)
 
     @property
     def vendor_enum(self) -> Vendor:
@@ -213,6 +226,13 @@ def build_parser(prog: str = "ptpip") -> argparse.ArgumentParser:
         help="Server mode without authentication (the seed's plain TCP, for nc): any program"
         " on this machine can then control the camera.",
     )
+    add(
+        "--check",
+        dest="check",
+        action="store_true",
+        help="Check the config file (-f) and the flags, print the effective settings and exit"
+        " (0 when valid, 102 for a bad config file); connects to nothing.",
+    )
     add("words", nargs=argparse.REMAINDER, help="a command and its arguments")
     return p
 
@@ -311,7 +331,7 @@ def parse_settings(argv: list[str]) -> Settings:
         if value is not None:
             setattr(s, key, value)
     s.help, s.version, s.interactive, s.server = ns.help, ns.version, ns.interactive, ns.server
-    s.json, s.pretty = ns.json, ns.pretty
+    s.json, s.pretty, s.check = ns.json, ns.pretty, ns.check
     s.timeout_explicit = ns.timeout is not None
     s.server_auth = not ns.no_auth
     s.words = [w for w in ns.words if w != "--"]
@@ -467,6 +487,7 @@ def _set_from_config(
     s: Settings, path: Path, section: str, key: str, target: str, value: str
 ) -> None:
     where = f"{path}: [{section}] {key}"
+    s.from_config[target] = f"[{section}] {key}"
     try:
         if target in ("port", "cmd_port", "event_port", "stream_port", "server_port"):
             setattr(s, target, parse_port(value))
@@ -496,6 +517,7 @@ def effective_ports(
         raise CliError(
             "ambiguous port specification: use a single port OR define multiple ports",
             ExitStatus.USAGE,
+            fields=frozenset(["port", "cmd_port", "event_port"]),
         )
     cmd_default, evt_default, stream_default = defaults
     cmd = s.cmd_port or s.port or cmd_default
