@@ -7,6 +7,7 @@ from typing import ClassVar
 
 __all__ = [
     "AccessDenied",
+    "CaptureError",
     "ConnectionClosed",
     "DeviceBusy",
     "ExitStatus",
@@ -54,6 +55,13 @@ class LocalProtocolError(ProtocolError):
 
 class RemoteProtocolError(ProtocolError):
     """The peer sent something illegal: malformed, oversize or out of order."""
+
+    exit_code = ExitStatus.COMMAND_FAILED
+
+
+class CaptureError(PtpError):
+    """The camera took the picture (it accepted the release) but announced no image: the
+    connection is fine, the capture did not complete as the dialect promises."""
 
     exit_code = ExitStatus.COMMAND_FAILED
 

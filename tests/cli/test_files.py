@@ -140,7 +140,16 @@ def test_ls_json(fresh_cli: Cli, camera: RunningCamera, args: list[str]) -> None
     assert storage["id"] == "0x00010001"
     by_path = {o["path"]: o for o in data["objects"]}
     image = by_path[f"{FOLDER}/IMG_0001.JPG"]
-    assert set(image) == {"handle", "path", "folder", "size", "format", "storage", "date"}
+    assert set(image) == {
+        "handle",
+        "path",
+        "folder",
+        "size",
+        "format",
+        "storage",
+        "date",
+        "problem",
+    }
     assert image["size"] == card_file(camera, "IMG_0001.JPG").stat().st_size
     assert (image["folder"], image["format"]) == (False, "0x3801")
     assert by_path["DCIM"]["folder"] is True

@@ -382,6 +382,8 @@ async def test_requests_carry_exactly_the_defined_parameters(
         (OperationCode.GET_DEVICE_PROP_VALUE, (Prop.EXPOSURE_INDEX,)),
         (OperationCode.SET_DEVICE_PROP_VALUE, (Prop.EXPOSURE_INDEX,)),
         (OperationCode.DELETE_OBJECT, (entry.handle, 0)),
+        # the handles before the release: a capture the camera never announces is found
+        (OperationCode.GET_OBJECT_HANDLES, (0xFFFF_FFFF, 0, 0)),
         (OperationCode.INITIATE_CAPTURE, (0, 0)),
         (OperationCode.CLOSE_SESSION, ()),
     ]

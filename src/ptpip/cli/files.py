@@ -18,6 +18,7 @@ from ptpip.cli import render
 from ptpip.cli.commands import CommandError, Output, UsageError, command
 from ptpip.cli.context import Context
 from ptpip.cli.render import shown
+from ptpip.cli.settings import Settings
 from ptpip.client.camera import CapturedImage, ObjectEntry
 from ptpip.client.download import (
     Destination,
@@ -54,6 +55,12 @@ MAX_CAPTURES = 9999
 
 log = logging.getLogger("ptpip.cli")
 _ASCII_INT = re.compile(r"[0-9]+")
+
+
+def capture_wait(settings: Settings) -> float:
+    """How long a capture waits for the camera to announce its image: 30 s (a long exposure
+    takes its time) unless ``--timeout`` says otherwise."""
+    return settings.timeout if settings.timeout_explicit else max(30.0, settings.timeout)
 
 
 def capture_path(target: Path, amount: int, index: int) -> Path:
@@ -104,7 +111,7 @@ async def _capture(ctx: Context, args: list[str]) -> Output:
     results = []
     lines = []
     for i in range(1, amount + 1):
-        entries = await ctx.camera.capture(timeout=max(30.0, ctx.settings.timeout))
+        entries = await ctx.camera.capture(timeout=capture_wait(ctx.settings))
         if not entries:
             raise CommandError("the camera took the picture but announced no new image")
         for n, entry in enumerate(entries):
@@ -200,23 +207,22 @@ async def _ls(ctx: Context, args: list[str]) -> Output:
     entries = [e for e in await ctx.camera.list_objects() if _under(e, prefix)]
     if prefix and not entries:
         raise CommandError(f"no folder or file {prefix!r} on the camera")
+    listed = {sid for sid, _ in storages}
+    # Objects whose storage the camera does not list (seen on a Canon dump) still show.
+    unknown = sorted({e.info.storage_id for e in entries} - listed)
     lines = []
     for sid, s in storages:
-        label = s.storage_description + (f' "{s.volume_label}"' if s.volume_label else "")
+        label = shown(s.storage_description) + (
+            f' "{shown(s.volume_label)}"' if s.volume_label else ""
+        )
         lines.append(
             f"store_{sid:08x}  {label}  {render.human_size(s.free_space_bytes)} free"
             f" of {render.human_size(s.max_capacity)}"
         )
-        rows = []
-        for e in entries:
-            if e.info.storage_id != sid:
-                continue
-            size = "" if e.is_folder else render.human_size(e.info.compressed_size)
-            path = str(e.path) + ("/" if e.is_folder else "")
-            rows.append([f"0x{e.handle:X}", size, _date(e.info), path])
-        if rows:
-            table = render.table(("Handle", "Size", "Date", "Path"), rows, dashes=False)
-            lines.append(table.strip("\n"))
+        lines.extend(_ls_table(entries, sid))
+    for sid in unknown:
+        lines.append(f"store_{sid:08x}  unknown storage 0x{sid:08X} (not in the camera's list)")
+        lines.extend(_ls_table(entries, sid))
     data = {
         "storages": [
             {
@@ -225,12 +231,40 @@ async def _ls(ctx: Context, args: list[str]) -> Output:
                 "volumeLabel": s.volume_label,
                 "freeSpaceInBytes": s.free_space_bytes,
                 "maxCapacity": s.max_capacity,
+                "listed": True,
             }
             for sid, s in storages
+        ]
+        + [
+            {
+                "id": f"{sid:#010x}",
+                "description": f"unknown storage 0x{sid:08X}",
+                "volumeLabel": "",
+                "freeSpaceInBytes": None,
+                "maxCapacity": None,
+                "listed": False,
+            }
+            for sid in unknown
         ],
         "objects": [_entry_json(e) for e in entries],
     }
     return Output("\n".join(lines) + "\n", data)
+
+
+def _ls_table(entries: list[ObjectEntry], storage_id: int) -> list[str]:
+    """The rows of one storage (nothing when it holds no object)."""
+    rows = []
+    for e in entries:
+        if e.info.storage_id != storage_id:
+            continue
+        size = "" if e.is_folder else render.human_size(e.info.compressed_size)
+        path = str(e.path) + ("/" if e.is_folder else "")
+        if e.problem:
+            path += f"  ({e.problem})"
+        rows.append([f"0x{e.handle:X}", size, _date(e.info), shown(path)])
+    if not rows:
+        return []
+    return [render.table(("Handle", "Size", "Date", "Path"), rows, dashes=False).strip("\n")]
 
 
 def _under(entry: ObjectEntry, prefix: str) -> bool:
@@ -248,6 +282,7 @@ def _entry_json(e: ObjectEntry) -> dict[str, object]:
         "format": f"{e.info.object_format:#06x}",
         "storage": f"{e.info.storage_id:#010x}",
         "date": d.isoformat() if d else None,
+        "problem": e.problem,
     }
 
 

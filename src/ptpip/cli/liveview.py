@@ -168,6 +168,7 @@ def _explain(ctx: Context, error: str) -> str:
 
 
 def _new_server(ctx: Context, opts: LiveviewOptions) -> LiveServer:
+    from ptpip.cli.files import capture_wait
     from ptpip.liveview.server import LiveServer
 
     return LiveServer(
@@ -175,7 +176,7 @@ def _new_server(ctx: Context, opts: LiveviewOptions) -> LiveServer:
         overlay=opts.overlay,
         port=opts.port,
         save_dir=opts.save_dir or Path.cwd(),
-        capture_timeout=max(30.0, ctx.settings.timeout),
+        capture_timeout=capture_wait(ctx.settings),
     )
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, ClassVar
 
-from ptpip.errors import OperationNotSupported, PtpError, ResponseError, Timeout
+from ptpip.errors import CaptureError, OperationNotSupported, PtpError, ResponseError
 from ptpip.ip.packets import FujiInitCommandRequest, InitCommandRequest
 from ptpip.ptp.codes import EventCode, InitFailReason, OperationCode, ResponseCode, Vendor
 from ptpip.ptp.datasets import DeviceInfo
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from ptpip.ptp.values import Value
 
 __all__ = ["UNIFIED_NAMES", "VendorProfile", "profile_for"]
+
+log = logging.getLogger("ptpip.client")
 
 #: The seed CLI's unified property names and their generic codes (malc0mn-cli.md §9).
 UNIFIED_NAMES: dict[str, int] = {
@@ -124,8 +127,16 @@ class VendorProfile:
         ]
 
     async def capture_handles(self, camera: Camera, timeout: float) -> list[int]:
-        """InitiateCapture, then ObjectAdded events until CaptureComplete; the new handles."""
+        """InitiateCapture, then ObjectAdded events until CaptureComplete; the new handles.
+
+        A camera that announces nothing (it happens) is asked for its handles again: the
+        objects that were not there before the release are the capture.
+        """
         codes = (EventCode.OBJECT_ADDED, EventCode.CAPTURE_COMPLETE, EventCode.STORE_FULL)
+        before: set[int] | None = None
+        if await camera.supports(OperationCode.GET_OBJECT_HANDLES):
+            with contextlib.suppress(PtpError):
+                before = set(await camera.object_handles())
         with camera.connection.events_hub.subscribe(codes, backlog=False) as sub:
             result = await camera.transact(OperationCode.INITIATE_CAPTURE, (0, 0))
             handles: list[int] = []
@@ -137,7 +148,7 @@ class VendorProfile:
                 except TimeoutError:
                     if handles:
                         return handles  # some cameras never send CaptureComplete
-                    raise Timeout(f"no new image within {timeout:g} s of the capture") from None
+                    return await self._new_handles(camera, before, timeout)
                 except StopAsyncIteration:
                     raise camera.connection_lost() from None
                 if event.code == EventCode.STORE_FULL:
@@ -148,6 +159,19 @@ class VendorProfile:
                     event.transaction_id in (None, result.transaction_id)
                 ):
                     return handles
+
+    async def _new_handles(
+        self, camera: Camera, before: set[int] | None, timeout: float
+    ) -> list[int]:
+        """The objects that appeared since ``before``; a CaptureError when there are none."""
+        awaited = f"no ObjectAdded or CaptureComplete within {timeout:g} s of InitiateCapture"
+        if before is not None:
+            new = sorted(set(await camera.object_handles()) - before)
+            if new:
+                log.info("%s; the new objects on the card are the capture", awaited)
+                return new
+            awaited += ", and no new object on the card"
+        raise CaptureError(f"the camera took no picture that it showed us: {awaited}")
 
     # -- properties --------------------------------------------------------------------------
 

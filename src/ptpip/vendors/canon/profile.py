@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ptpip.client.events import CameraEvent
 from ptpip.client.session import DATASET_LIMIT
-from ptpip.errors import ConnectionClosed, PtpError, ResponseError, Timeout
+from ptpip.errors import CaptureError, ConnectionClosed, PtpError, ResponseError, Timeout
 from ptpip.ptp.codes import DataType, InitFailReason, ResponseCode, Vendor
 from ptpip.ptp.datasets import DevicePropDesc, ObjectInfo, PropEnum
 from ptpip.ptp.values import Value
@@ -293,7 +293,10 @@ class CanonProfile(VendorProfile):
                     break
                 except TimeoutError:
                     if loop.time() >= deadline:
-                        raise Timeout(f"no new image within {timeout:g} s") from None
+                        raise CaptureError(
+                            f"the camera announced no new image (ObjectAddedEx or"
+                            f" RequestObjectTransfer) within {timeout:g} s of the release"
+                        ) from None
                 except StopAsyncIteration:
                     raise camera.connection_lost() from None
         record = event.detail

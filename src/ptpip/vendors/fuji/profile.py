@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ptpip.client.session import DATASET_LIMIT
 from ptpip.errors import (
+    CaptureError,
     ConnectionClosed,
     PtpError,
     RemoteProtocolError,
@@ -291,7 +292,9 @@ class FujiProfile(VendorProfile):
                 try:
                     event = await sub.get(max(0.0, deadline - loop.time()))
                 except TimeoutError:
-                    raise Timeout(f"the camera announced no picture within {timeout:g} s") from None
+                    raise CaptureError(
+                        f"the camera announced no picture (0xC004/0x400D) within {timeout:g} s"
+                    ) from None
                 except StopAsyncIteration:
                     raise ConnectionClosed("the camera closed the event connection") from None
                 nonlocal preview_size
