@@ -378,3 +378,107 @@ async def test_every_container_goes_out_in_one_write(store: IdentityStore) -> No
     assert failures == []
     assert writes.cut == []  # and no write ends inside a container (deterministic)
     assert writes.count > 100 * 8
+
+
+async def test_get_falls_back_on_the_state_when_the_value_comes_empty(
+    store: IdentityStore,
+) -> None:
+    """GetDevicePropValue answered with an empty data container: the 0xD212 state knows."""
+    d212 = seed_dumps("004_162113056664525c.txt")[2]
+
+    async def after(s: Script) -> None:
+        req = await s.read()
+        assert req[6:8] == b"\x15\x10" and req[12:14] == b"\x05\x50"  # GetDevicePropValue 0x5005
+        tid = struct.unpack_from("<I", req, 8)[0]
+        s.send(container(2, 0x1015, tid) + response(tid))  # no data, and OK
+        req = await s.read()
+        assert req[12:14] == b"\x12\xd2"  # the client asks the state instead
+        tid = struct.unpack_from("<I", req, 8)[0]
+        s.send(container(2, 0x1015, tid, d212[12:]) + response(tid))
+        await fake.done.wait()
+
+    fake = FakeFuji(after)
+    camera = await open_fuji(fake, store)
+    try:
+        state_value = 2  # white balance in the seed's 0xD212 dump (automatic)
+        assert await camera.get_property(0x5005) == state_value
+    finally:
+        camera.connection.abort()
+        await fake.stop()
+
+
+async def test_a_body_without_remote_mode_can_be_browsed(store: IdentityStore) -> None:
+    """X-A2-class bodies in image-transfer mode: 0xDF24 comes empty. ptpip connects for
+    browsing and downloads; capture and live view say there is no remote control."""
+    from ptpip.errors import OperationNotSupported
+    from ptpip.ptp.datasets import ObjectInfo, encode_handles
+
+    jpeg = b"\xff\xd8" + bytes(100) + b"\xff\xd9"
+    info = ObjectInfo(storage_id=0x10000001, object_format=0x3801, compressed_size=len(jpeg))
+    done = asyncio.Event()
+    seen: list[bytes] = []
+
+    async def run(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        s = Script(r, w)
+        init = await s.read()
+        assert len(init) == 82
+        s.send(ack68())
+        assert (await s.read())[6:8] == b"\x02\x10"  # OpenSession
+        s.send(response(1))
+        assert (await s.read())[12:14] == b"\x01\xdf"  # SetDevicePropValue 0xDF01 = 5
+        assert (await s.read())[12:14] == b"\x05\x00"
+        s.send(response(2))
+        assert (await s.read())[12:14] == b"\x24\xdf"  # GetDevicePropValue 0xDF24
+        s.send(container(2, 0x1015, 3) + response(3))  # empty: no remote control
+        while True:  # browsing: handles, info, the object, then CloseSession
+            req = await s.read()
+            seen.append(req)
+            code, tid = struct.unpack_from("<HI", req, 6)
+            if code == 0x1007:
+                s.send(container(2, code, tid, encode_handles([1])) + response(tid))
+            elif code == 0x1008:
+                s.send(container(2, code, tid, info.encode()) + response(tid))
+            elif code in (0x1009, 0x101B):
+                s.send(container(2, code, tid, jpeg) + response(tid))
+            else:
+                s.send(response(tid))
+                if code == 0x1003:  # CloseSession
+                    done.set()
+                    return
+
+    server, port = await serve_raw(run)
+    try:
+        notices: list[str] = []
+        camera = await open_camera(
+            "127.0.0.1",
+            port,
+            vendor="fuji",
+            event_port=port + 1,
+            guid=GUID,
+            name="tester",
+            identity_store=store,
+            timeout=5,
+            notice=notices.append,
+        )
+        try:
+            assert await camera.object_handles() == (1,)
+            assert await camera.read_partial(1, 0, len(jpeg)) == jpeg
+            for action in (camera.capture(5), camera.set_property(0x5005, 4)):
+                with pytest.raises(OperationNotSupported, match="remote control") as err:
+                    await action
+                assert err.value.exit_code == 3
+        finally:
+            await camera.close()
+        await asyncio.wait_for(done.wait(), 5)
+    finally:
+        server.close()
+    assert any("browsing and downloads only" in n for n in notices)
+    # nothing remote was asked: no echo of 0xDF24, no InitiateOpenCapture, no capture
+    assert {struct.unpack_from("<H", r, 6)[0] for r in seen} <= {0x1007, 0x1008, 0x101B, 0x1003}
+
+
+async def serve_raw(
+    run: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> tuple[asyncio.Server, int]:
+    server = await asyncio.start_server(run, "127.0.0.1", 0)
+    return server, int(server.sockets[0].getsockname()[1])

@@ -69,7 +69,9 @@ class Context:
             from ptpip.cli.commands import SHORT_HEADERS, short_row
             from ptpip.cli.render import table
 
-            descs = await self.camera.properties()
+            descs = []
+            with contextlib.suppress(PtpError):  # a body in image-transfer mode may refuse it
+                descs = await self.camera.properties()
             text += table(SHORT_HEADERS, [short_row(self, d.code, d.current) for d in descs])
             assert isinstance(data, dict)
             data["propertyList"] = [

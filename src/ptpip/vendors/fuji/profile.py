@@ -19,6 +19,7 @@ from ptpip.client.session import DATASET_LIMIT
 from ptpip.errors import (
     CaptureError,
     ConnectionClosed,
+    OperationNotSupported,
     PtpError,
     RemoteProtocolError,
     ResponseError,
@@ -96,6 +97,7 @@ FUJI_TYPES: dict[int, int] = {
 }
 
 _REMOTE_MODE = 5
+_BROWSE_MODE = 2
 #: How long to wait for the user to accept this client on the camera's screen.
 PAIRING_TIMEOUT = 180.0
 _PAIRING_NOTICE_AFTER = 1.5
@@ -125,6 +127,9 @@ class FujiProfile(VendorProfile):
     def __init__(self) -> None:
         self._descs: dict[int, DevicePropDesc] | None = None
         self._open_capture_tid: int | None = None
+        #: whether the camera offers remote control; without it (X-A2-class bodies in
+        #: image-transfer mode: no 0xDF24 version) it is for browsing and downloads only
+        self.remote = True
 
     def init_request(self, identity: Identity) -> InitCommandRequest | FujiInitCommandRequest:
         # Always the 82-byte form: the X-T4 closes the socket for any other length. Its name
@@ -146,12 +151,26 @@ class FujiProfile(VendorProfile):
 
     async def open(self, camera: Camera) -> None:
         await self.open_session(camera)
-        await self._remote_mode(camera)
+        try:
+            await self._remote_mode(camera)
+        except ResponseError as exc:
+            if exc.code == ResponseCode.DEVICE_BUSY:
+                raise
+            self._browse_only(camera, f"ClientState 5 refused: {exc}")
+            # "view all images / normal PTP" (vendor-fuji.md §4.3), for what it is worth
+            await camera.transact(
+                OperationCode.SET_DEVICE_PROP_VALUE,
+                (FujiOp.CLIENT_STATE,),
+                data=struct.pack("<H", _BROWSE_MODE),
+                check=False,
+            )
+            return
         version = await camera.transact(
-            OperationCode.GET_DEVICE_PROP_VALUE, (FujiOp.REMOTE_VERSION,)
+            OperationCode.GET_DEVICE_PROP_VALUE, (FujiOp.REMOTE_VERSION,), check=False
         )
-        if len(version.data) < 4:
-            raise RemoteProtocolError(f"0xDF24 value of {len(version.data)} bytes")
+        if not version.ok or len(version.data) < 4:
+            self._browse_only(camera, f"no remote version in 0xDF24 ({len(version.data)} bytes)")
+            return
         # Echo the version back: a too-old value makes the camera ask to upgrade the app.
         await camera.transact(
             OperationCode.SET_DEVICE_PROP_VALUE, (FujiOp.REMOTE_VERSION,), data=version.data[:4]
@@ -160,6 +179,22 @@ class FujiProfile(VendorProfile):
         self._open_capture_tid = result.transaction_id
         # The camera opens 55741/55742 only now, and not at once: retry while refused.
         await camera.connection.connect_events(retries=20, retry_delay=0.25)
+
+    def _browse_only(self, camera: Camera, why: str) -> None:
+        self.remote = False
+        log.info("%s: browsing and downloads only", why)
+        camera.connection.notice(
+            "This camera offers no remote control over Wi-Fi in this mode: browsing and"
+            " downloads only"
+        )
+
+    def _require_remote(self, what: str) -> None:
+        if not self.remote:
+            raise OperationNotSupported(
+                ResponseCode.OPERATION_NOT_SUPPORTED,
+                message=f"{what}: this camera does not offer remote control over Wi-Fi"
+                " (no remote version in 0xDF24): it can be browsed and downloaded from only",
+            )
 
     async def _remote_mode(self, camera: Camera) -> None:
         """ClientState 0xDF01 = 5; answered only once the user accepts a new client."""
@@ -233,9 +268,23 @@ class FujiProfile(VendorProfile):
         return (await camera.describe(code, refresh=False)).datatype
 
     async def get_value(self, camera: Camera, code: int) -> Value:
-        return await camera.read_prop_value(code, await self._datatype(camera, code))
+        datatype = await self._datatype(camera, code)
+        try:
+            return await camera.read_prop_value(code, datatype)
+        except RemoteProtocolError:
+            # Some bodies answer GetDevicePropValue with no data: like describe, fall back
+            # on what the camera reports elsewhere - its 0xD212 state, then the 0x902B list.
+            with contextlib.suppress(PtpError):
+                for state_code, value in await self.state(camera):
+                    if state_code == code:
+                        return value
+            descs = await self._prop_list(camera, refresh=True)
+            if code in descs:
+                return descs[code].current
+            raise
 
     async def set_value(self, camera: Camera, code: int, value: Value) -> None:
+        self._require_remote("set")
         await camera.write_prop_value(code, await self._datatype(camera, code), value)
         if self._descs is not None:
             self._descs.pop(code, None)
@@ -268,6 +317,7 @@ class FujiProfile(VendorProfile):
         }
         if what not in ops:
             raise ValueError(f"cannot step {what!r}: one of {', '.join(ops)}")
+        self._require_remote("step")
         await camera.transact(ops[what], (1 if up else 0,))
 
     # -- capture -----------------------------------------------------------------------------
@@ -280,6 +330,7 @@ class FujiProfile(VendorProfile):
         """
         from ptpip.client.camera import CapturedImage
 
+        self._require_remote("capture")
         codes = (FujiOp.EVENT_OBJECT_ADDED, FujiOp.EVENT_PREVIEW_AVAILABLE, EventCode.OBJECT_ADDED)
         hub = camera.connection.events_hub
         loop = asyncio.get_running_loop()
@@ -320,6 +371,7 @@ class FujiProfile(VendorProfile):
         """Frames from the stream port (55742): no handshake, the camera just pushes."""
         from ptpip.client.camera import LiveViewFrame
 
+        self._require_remote("liveview")
         conn = camera.connection
         port = conn.stream_port
         if port is None:
