@@ -146,6 +146,78 @@ def test_leica_request_name_has_no_terminator() -> None:
     assert len(InitCommandRequest(ZERO_GUID, "OLS").encode()) == 36
 
 
+def init_request(after_guid: bytes) -> bytes:
+    return struct.pack("<II", 24 + len(after_guid), 1) + CANON_CLIENT_GUID + after_guid
+
+
+def u16le(text: str) -> bytes:
+    return text.encode("utf-16-le")
+
+
+@pytest.mark.parametrize(
+    ("what", "after_guid", "expected"),
+    [
+        (
+            "no version (libgphoto2's PTPIP.TXT form)",
+            u16le("ptpip-py") + h("0000"),
+            InitCommandRequest(CANON_CLIENT_GUID, "ptpip-py", None),
+        ),
+        (
+            "no version, empty name",
+            h("0000"),
+            InitCommandRequest(CANON_CLIENT_GUID, "", None),
+        ),
+        (
+            "a 2-byte version: read as seed 000's form, the version in the high half",
+            u16le("ptpip-py") + h("0000 0100"),
+            InitCommandRequest(CANON_CLIENT_GUID, "ptpip-py", 0x0001_0000, False),
+        ),
+        (
+            "no NUL, version 0x00000001 (a control character is not a name's)",
+            u16le("iPhone") + h("01000000"),
+            InitCommandRequest(CANON_CLIENT_GUID, "iPhone", 1, False),
+        ),
+        (
+            "no NUL, version 1.1",
+            u16le("iPhone") + h("01000100"),
+            InitCommandRequest(CANON_CLIENT_GUID, "iPhone", 0x0001_0001, False),
+        ),
+        (
+            "no NUL and no version",
+            u16le("iPhone"),
+            InitCommandRequest(CANON_CLIENT_GUID, "iPhone", None, False),
+        ),
+        (
+            "PTPy: version 100 after a terminated name",
+            u16le("PTPy") + h("0000 64000000"),
+            InitCommandRequest(CANON_CLIENT_GUID, "PTPy", 100),
+        ),
+    ],
+)
+def test_lenient_init_command_request_forms(
+    what: str, after_guid: bytes, expected: InitCommandRequest
+) -> None:
+    raw = init_request(after_guid)
+    assert decode(raw) == expected, what
+    assert expected.encode() == raw  # each form is kept, byte for byte
+
+
+def test_init_command_request_ambiguous_tail_reads_as_one_deviation() -> None:
+    # "name NUL" with no version, or "nam" + a version 0x0000XXXX with no NUL? A printable
+    # unit before the NUL is a character: one deviation (no version), not two.
+    packet = decode(init_request(u16le("abcd") + h("0000")))
+    assert packet == InitCommandRequest(CANON_CLIENT_GUID, "abcd", None)
+
+
+def test_init_command_request_needs_a_name_a_nul_or_a_version() -> None:
+    with pytest.raises(LocalProtocolError):
+        InitCommandRequest(ZERO_GUID, "", None, False).encode()
+    with pytest.raises(RemoteProtocolError):
+        decode_packet(PacketType.INIT_COMMAND_REQUEST, ZERO_GUID)
+    with pytest.raises(RemoteProtocolError):  # odd: not UTF-16
+        decode_packet(PacketType.INIT_COMMAND_REQUEST, ZERO_GUID + b"a\x00b")
+
+
 def test_canon_version_0x00000001_accepted() -> None:
     raw = InitCommandRequest(CANON_CLIENT_GUID, "iPhone", 0x0000_0001).encode()
     assert raw[-4:] == b"\x01\x00\x00\x00"
@@ -286,10 +358,27 @@ def _params(limit: int) -> st.SearchStrategy[tuple[int, ...]]:
     return st.lists(u32, max_size=limit).map(tuple)
 
 
+def _unambiguous(p: InitCommandRequest) -> bool:
+    """Whether the request's bytes read back as the same request. Not so: a control
+    character (below U+0020) ending a NUL-terminated name with no version, or among the
+    last two units of a name with neither NUL nor version (it reads as a version); an
+    unterminated name followed by a version whose non-zero halves are all 0x20 or more
+    (they read as characters); and an empty name with neither (no bytes at all)."""
+    raw = p.friendly_name.encode("utf-16-le")
+    units = struct.unpack(f"<{len(raw) // 2}H", raw)
+    if p.protocol_version is None:
+        if p.name_terminated:
+            return not units or units[-1] >= 0x20
+        return len(units) == 1 or (len(units) > 1 and min(units[-2:]) >= 0x20)
+    if p.name_terminated:
+        return True
+    low, high = p.protocol_version & 0xFFFF, p.protocol_version >> 16
+    return low == 0 or min(low, high or 0xFFFF) < 0x20
+
+
 packets: st.SearchStrategy[Packet] = st.one_of(
-    st.builds(InitCommandRequest, guids, names, u32, st.booleans()).filter(
-        # an unterminated empty name is indistinguishable from a terminated one
-        lambda p: p.name_terminated or p.friendly_name != ""
+    st.builds(InitCommandRequest, guids, names, st.one_of(u32, st.none()), st.booleans()).filter(
+        _unambiguous
     ),
     # at most 26 UTF-16 units + NUL fit the 54-byte field (non-BMP characters take two)
     st.builds(

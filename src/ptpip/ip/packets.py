@@ -149,32 +149,72 @@ def _u16(value: int, what: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class InitCommandRequest:
-    """Type 1: the initiator introduces itself on the command connection."""
+    """Type 1: the initiator introduces itself on the command connection.
+
+    Decoding is lenient where initiators deviate (see :func:`_split_request_tail`): a name
+    with no NUL (seed 000's Leica/FOTOS client), no version, or a 2-byte one.
+    """
 
     TYPE: ClassVar[PacketType] = PacketType.INIT_COMMAND_REQUEST
     guid: bytes
     friendly_name: str
-    protocol_version: int = PROTOCOL_VERSION_1_0
+    #: None: the initiator sent no version field at all.
+    protocol_version: int | None = PROTOCOL_VERSION_1_0
     #: False reproduces seed 000's Leica/FOTOS client, which sends no NUL after the name.
     name_terminated: bool = True
 
     def encode(self) -> bytes:
-        payload = (
-            _guid(self.guid)
-            + _encode_name(self.friendly_name, self.name_terminated)
-            + _U32.pack(_u32(self.protocol_version, "protocol version"))
-        )
+        payload = _guid(self.guid) + _encode_name(self.friendly_name, self.name_terminated)
+        if self.protocol_version is not None:
+            payload += _U32.pack(_u32(self.protocol_version, "protocol version"))
+        elif not self.name_terminated and not self.friendly_name:
+            raise LocalProtocolError("an Init Command Request needs a name, a NUL or a version")
         return header(self.TYPE, len(payload)) + payload
 
     @classmethod
     def decode(cls, payload: bytes | memoryview) -> InitCommandRequest | FujiInitCommandRequest:
-        if len(payload) < 20:
+        if len(payload) < 18:
             raise RemoteProtocolError(f"Init Command Request payload of {len(payload)} bytes")
         if _U32.unpack_from(payload, 0)[0] == FUJI_INIT_MAGIC:
             return FujiInitCommandRequest.decode(payload)
-        name, terminated, version, _ = _split_name_version(payload[16:], True)
-        assert version is not None
+        name, terminated, version = _split_request_tail(payload[16:])
         return cls(bytes(payload[:16]), name, version, terminated)
+
+
+#: A UTF-16 unit below this is a control character: at the end of the request it is read
+#: as part of a version, never as a character of the name.
+_FIRST_NAME_UNIT = 0x20
+
+
+def _split_request_tail(region: bytes | memoryview) -> tuple[str, bool, int | None]:
+    """(name, NUL-terminated, version or None) of what follows the GUID of a request.
+
+    Read from where the name's first NUL unit falls, counted from the end:
+
+    - 6 bytes before it or more: ``name NUL [padding] version`` (CIPA; the version is the
+      last 4 bytes);
+    - 4 bytes before: ``name version`` whose low half is 0 (seed 000's ``OLS`` + 1.0) -- the
+      same bytes as ``name NUL`` + a 2-byte version, which so reads as that version << 16;
+    - 2 bytes before: ``name NUL`` with no version -- unless the unit before the NUL is a
+      control character: then ``name version`` with a zero high half (0x00000001);
+    - no NUL: ``name version`` when a unit of the last 4 bytes is a control character,
+      else a name alone (no NUL, no version).
+    """
+    raw = bytes(region)
+    size = len(raw)
+    if size % 2:
+        raise RemoteProtocolError(f"Init Command Request name and version of odd length {size}")
+    name, nul = _decode_name(raw)
+    if nul >= 0 and size - nul >= 4:
+        return name, size - nul > 4, _U32.unpack_from(raw, size - 4)[0]
+    tail = struct.unpack_from("<2H", raw, size - 4) if size >= 4 else (0xFFFF, 0xFFFF)
+    if nul >= 0:  # the NUL is the last unit
+        if tail[0] < _FIRST_NAME_UNIT:
+            return _decode_name(raw[:-4])[0], False, _U32.unpack_from(raw, size - 4)[0]
+        return name, True, None
+    if min(tail) < _FIRST_NAME_UNIT:
+        return _decode_name(raw[:-4])[0], False, _U32.unpack_from(raw, size - 4)[0]
+    return name, False, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,7 +544,8 @@ _DECODERS: dict[int, type[Packet]] = {
 # The init packets are bounded by the 255-unit name limit (Fuji's padded forms fit too).
 _INIT_MAX = 8 + 4 + 16 + 2 * _MAX_NAME_UNITS + 4
 _BOUNDS: dict[int, tuple[int, int | None]] = {
-    PacketType.INIT_COMMAND_REQUEST: (8 + 16 + 4, _INIT_MAX),
+    # the shortest request: an empty name's NUL and no version
+    PacketType.INIT_COMMAND_REQUEST: (8 + 16 + 2, _INIT_MAX),
     PacketType.INIT_COMMAND_ACK: (8 + 4 + 16 + 2, _INIT_MAX),
     PacketType.INIT_EVENT_REQUEST: (12, 12),
     PacketType.INIT_EVENT_ACK: (8, 8),
