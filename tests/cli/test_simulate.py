@@ -132,6 +132,100 @@ def test_simulate_handshake_and_idle_timeouts(tool: Cli) -> None:
     assert "Traceback" not in sim.err.text(timeout=5)
 
 
+#: A request's line under -v: TID, operation name and code, parameters, response name and
+#: code with its parameters, data bytes both ways, duration.
+REQUEST_LINE = (
+    r"^ptpip simulate: tid (?P<tid>\d+): (?P<op>\w+) \((?P<code>0x[0-9A-F]{4})\) "
+    r"\[(?P<params>[0-9A-Fx, ]*)\] -> (?P<rc>\w+) \((?P<rcode>0x[0-9A-F]{4})\) "
+    r"\[(?P<rparams>[0-9A-Fx, ]*)\], data-out (?P<out>\d+) B, data-in (?P<in>\d+) B, "
+    r"(?P<ms>\d+\.\d) ms$"
+)
+PACKET_LINE = (
+    r"^ptpip simulate: packet (?P<dir>in|out) \((?P<role>\w+) 127\.0\.0\.1\) "
+    r"(?P<length>\d+) B: (?P<hex>(?:[0-9a-f]{2} ?)+)(?: \.\.\. \(\+(?P<more>\d+) B\))?$"
+)
+
+
+def request_lines(stderr: str) -> list[re.Match[str]]:
+    return [m for line in stderr.splitlines() if (m := re.match(REQUEST_LINE, line))]
+
+
+def test_simulate_v_logs_one_line_per_request(tool: Cli) -> None:
+    sim, port = simulate(tool, "-v")
+    client = Cli(tool.home, port)
+    assert "Model:" in client.ok("info").stdout
+    client.ok("set", "iso", "400")
+    assert sim.stop() == 0
+    err = sim.err.text(timeout=5)
+    lines = request_lines(err)
+    ops = [(m["op"], m["code"]) for m in lines]
+    assert ("GetDeviceInfo", "0x1001") in ops and ("GetStorageIDs", "0x1004") in ops, err
+    by_op = {m["op"]: m for m in lines}
+    info = by_op["GetDeviceInfo"]
+    assert (info["params"], info["rc"], info["rcode"], info["out"]) == ("", "OK", "0x2001", "0")
+    assert int(info["in"]) > 100
+    ids = by_op["GetStorageIDs"]
+    assert (ids["rc"], ids["out"], ids["in"]) == ("OK", "0", "8")  # [0x00010001]
+    opened = by_op["OpenSession"]
+    assert re.fullmatch(r"0x[0-9A-F]+", opened["params"]) and opened["in"] == "0"
+    iso = by_op["SetDevicePropValue"]
+    assert (iso["code"], iso["params"], iso["rc"]) == ("0x1016", "0x500F", "OK")
+    assert (iso["out"], iso["in"]) == ("2", "0")  # a UINT16 value
+    assert all(float(m["ms"]) < 5000 for m in lines)
+    # requests only: the packets are -vv's
+    assert not re.search(r"^ptpip simulate: packet ", err, re.M)
+    assert "Traceback" not in err
+
+
+def test_simulate_vendor_names_in_the_request_log(tool: Cli) -> None:
+    """Fuji's 0x902B has its Fuji name (vendor-aware), via raw containers."""
+    from ptpip.ip.framing import ContainerType, encode_container
+    from ptpip.ip.packets import FujiInitCommandRequest
+
+    sim, port = simulate(tool, "-t", "fuji", "-v")
+    with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as sock:
+        sock.sendall(FujiInitCommandRequest(bytes(16), "log test").encode())
+        reader = sock.makefile("rb")
+        assert len(reader.read(68)) == 68
+        for tid, code, params in ((1, 0x1002, (1,)), (2, 0x902B, ()), (3, 0x1003, ())):
+            sock.sendall(encode_container(ContainerType.COMMAND, code, tid, params=params))
+            for _ in range(2):
+                head = reader.read(12)
+                length, kind = int.from_bytes(head[:4], "little"), head[4]
+                reader.read(length - 12)
+                if kind == ContainerType.RESPONSE:
+                    break
+    assert sim.stop() == 0
+    lines = {m["code"]: m for m in request_lines(sim.err.text(timeout=5))}
+    assert lines["0x902B"]["op"] != "0x902B" and lines["0x902B"]["rc"] == "OK"
+    assert int(lines["0x902B"]["in"]) > 0
+    assert lines["0x1002"]["params"] == "0x1"
+
+
+def test_simulate_vv_logs_the_packets_too(tool: Cli) -> None:
+    sim, port = simulate(tool, "-vv")
+    Cli(tool.home, port).ok("info")
+    assert sim.stop() == 0
+    err = sim.err.text(timeout=5)
+    assert request_lines(err)  # -vv includes -v
+    packets = [m for line in err.splitlines() if (m := re.match(PACKET_LINE, line))]
+    assert packets, err
+    for m in packets:
+        shown = bytes.fromhex(m["hex"])
+        length = int(m["length"])
+        assert len(shown) == min(length, 64)  # bounded: 64 bytes at most
+        assert int(m["more"] or 0) == length - len(shown)
+        assert int.from_bytes(shown[:4], "little") == length
+    ins = [bytes.fromhex(m["hex"]) for m in packets if m["dir"] == "in"]
+    outs = [bytes.fromhex(m["hex"]) for m in packets if m["dir"] == "out"]
+    assert any(p[4:8] == b"\x01\0\0\0" for p in ins)  # the Init Command Request
+    assert any(p[4:8] == b"\x06\0\0\0" and p[12:14] == b"\x01\x10" for p in ins)
+    assert any(p[4:8] == b"\x02\0\0\0" for p in outs)  # the ack
+    assert any(p[4:8] == b"\x07\0\0\0" and p[8:10] == b"\x01\x20" for p in outs)
+    assert any(m["more"] for m in packets if m["dir"] == "out")  # DeviceInfo's End Data
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -65,10 +65,10 @@ from ptpip.camera.canon_props import (
 from ptpip.camera.canon_upnp import WFT_SERVICE, DeviceDescription
 from ptpip.camera.canon_viewfinder import FRAME_SIZE, Viewfinder
 from ptpip.camera.generic import GenericCamera
-from ptpip.camera.personality import BytesSource, Reply, operation
+from ptpip.camera.personality import BytesSource, Reply, fit_name, operation
 from ptpip.camera.props import PropertyStore
 from ptpip.errors import RemoteProtocolError
-from ptpip.ip.packets import FujiInitCommandRequest, InitCommandAck, InitCommandRequest
+from ptpip.ip.packets import FujiInitCommandRequest, InitCommandRequest
 from ptpip.ip.responder import RequestReceived
 from ptpip.ptp.codes import (
     DataType,
@@ -230,8 +230,9 @@ class CanonCamera(GenericCamera):
         """The name in the Init ack: the model without "Canon EOS" ("5D Mark III", "70D")."""
         return self.model.removeprefix("Canon ").removeprefix("EOS ") or self.model
 
-    def init_ack(self, connection_number: int) -> InitCommandAck:
-        return InitCommandAck(connection_number, self.guid, self.short_name)
+    @property
+    def ack_name(self) -> str:
+        return fit_name(self.short_name)
 
     def device_info(self) -> DeviceInfo:
         events = (

@@ -47,6 +47,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("ptpip.camera")
+#: Every packet in and out, at DEBUG (``ptpip simulate -vv``): its length and first bytes.
+packet_log = logging.getLogger("ptpip.camera.packets")
+#: Bytes of a packet shown in hex in its log line.
+PACKET_LOG_BYTES = 64
 
 #: Bytes a connection may have waiting to go out before Probe Responses are dropped.
 MAX_PROBE_BACKLOG = 64 * 1024
@@ -104,6 +108,7 @@ class Connection(asyncio.Protocol):
         self._unhandled: deque[ResponderEvent] = deque()
         self._pumping = False
         self._handshake: asyncio.TimerHandle | None = None
+        self._taps: tuple[_PacketTap, _PacketTap] | None = None
         self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -140,9 +145,21 @@ class Connection(asyncio.Protocol):
             self._handshake.cancel()
             self._handshake = None
 
+    def _tap(self, index: int) -> _PacketTap | None:
+        """The packet logger of one direction (0: in, 1: out) when -vv asks for packets."""
+        if not packet_log.isEnabledFor(logging.DEBUG):
+            return None
+        if self.listener is not None and self.listener.kind is ListenerKind.STREAM:
+            return None  # live-view frames are not packets (and would flood the log)
+        if self._taps is None:
+            self._taps = (_PacketTap(self, "in"), _PacketTap(self, "out"))
+        return self._taps[index]
+
     def data_received(self, data: bytes) -> None:
         if self.listener is not None and self.listener.kind is ListenerKind.STREAM:
             return  # the host sends nothing on a stream (vendor-fuji.md §12)
+        if (tap := self._tap(0)) is not None:
+            tap.feed(data)
         if self.session is not None:
             self.session.note_traffic()
         try:
@@ -266,7 +283,12 @@ class Connection(asyncio.Protocol):
         return self.transport is not None and not self.transport.is_closing()
 
     def write(self, data: bytes) -> None:
+        """Send ``data`` in one ``transport.write``: callers pass whole packets (a Fuji data
+        container over 1 MiB: its header with the first piece, then pieces), so a peer that
+        reads one packet per recv() never gets part of one from a write of ours."""
         if data and self.transport is not None and not self.transport.is_closing():
+            if (tap := self._tap(1)) is not None:
+                tap.feed(data)
             self.transport.write(data)
 
     def close(self) -> None:
@@ -276,6 +298,58 @@ class Connection(asyncio.Protocol):
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
+
+
+class _PacketTap:
+    """Splits one direction of a connection into packets for the log: both dialects (CIPA
+    packets, Fuji containers) begin every packet with its u32 length. Each packet gets
+    one line, with its length and its first PACKET_LOG_BYTES bytes in hex."""
+
+    def __init__(self, conn: Connection, direction: str) -> None:
+        self.conn = conn
+        self.direction = direction
+        self._head = bytearray()  # the packet's first bytes (up to PACKET_LOG_BYTES)
+        self._length = 0  # of the packet being read; 0 while its length is not known
+        self._seen = 0  # its bytes seen so far
+        self._logged = False
+        self._broken = False  # a length below 8: the stream cannot be split any more
+
+    def feed(self, data: bytes) -> None:
+        view = memoryview(data)
+        pos, end = 0, len(view)
+        while pos < end and not self._broken:  # every pass takes at least one byte
+            if self._length == 0:
+                take = min(4 - len(self._head), end - pos)
+                self._head += view[pos : pos + take]
+                pos += take
+                if len(self._head) < 4:
+                    break
+                self._length = int.from_bytes(self._head[:4], "little")
+                self._seen = 4
+                if self._length < 8:
+                    self._broken = True
+                    self._line(f"a packet length of {self._length}: no more packets shown")
+                    break
+            else:
+                take = min(self._length - self._seen, end - pos)
+                shown = max(0, min(take, PACKET_LOG_BYTES - self._seen))
+                self._head += view[pos : pos + shown]
+                self._seen += take
+                pos += take
+            if not self._logged and self._seen >= min(self._length, PACKET_LOG_BYTES):
+                self._logged = True
+                more = self._length - len(self._head)
+                tail = f" ... (+{more} B)" if more > 0 else ""
+                self._line(f"{self._length} B: {self._head.hex(' ')}{tail}")
+            if self._seen >= self._length:
+                self._head.clear()
+                self._length = self._seen = 0
+                self._logged = False
+
+    def _line(self, text: str) -> None:
+        conn = self.conn
+        role = conn.listener.name if conn.listener is not None else conn.responder.role.value
+        packet_log.debug("packet %s (%s %s) %s", self.direction, role, conn.peer, text)
 
 
 def _host_of(peername: object) -> str:

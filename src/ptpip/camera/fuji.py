@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw, ImageFont
 
 from ptpip.camera import fuji_props as fp
-from ptpip.camera.personality import BytesSource, Personality, Reply, operation
+from ptpip.camera.personality import BytesSource, Personality, Reply, fit_name, operation
 from ptpip.camera.props import PropertyError, PropertyStore
 from ptpip.camera.server import ExtraListener, ListenerKind
 from ptpip.camera.store import ObjectStore, StoreError
@@ -167,7 +167,7 @@ class FujiCamera(Personality):
     def init_ack(self, connection_number: int) -> InitCommandAck:
         # The camera's ack is 68 bytes with ConnectionNumber 0 (libgphoto2 #517, §2.2).
         del connection_number
-        name = self.model[: _ACK_NAME_BYTES // 2 - 1]
+        name = fit_name(self.model, _ACK_NAME_BYTES // 2 - 1)
         return InitCommandAck(0, self.guid, name, 0x0001_0000, _ACK_NAME_BYTES)
 
     def check_initiator(self, request: InitCommandRequest | FujiInitCommandRequest) -> int | None:

@@ -110,7 +110,9 @@ class GenericCamera(Personality):
 
     def _handles(self, r: RequestReceived) -> tuple[int, ...]:
         self.store.rescan()  # files dropped into the folder appear, as on a real card
-        return self.store.handles(_param(r, 0, _ALL), _param(r, 1), _param(r, 2))
+        # ObjectFormatCode 0 is "any format"; PTPy and the PyPI ptpip send 0xFFFFFFFF for it
+        fmt = _param(r, 1)
+        return self.store.handles(_param(r, 0, _ALL), 0 if fmt == _ALL else fmt, _param(r, 2))
 
     @operation(OperationCode.GET_NUM_OBJECTS)
     async def _get_num_objects(self, s: ServerSession, r: RequestReceived, d: _Data) -> Reply:

@@ -21,14 +21,39 @@ if TYPE_CHECKING:
     from ptpip.camera.server import Connection, ExtraListener, ServerSession, VirtualCamera
 
 __all__ = [
+    "MAX_ACK_NAME_UNITS",
     "BytesSource",
     "DataSource",
     "FileSource",
     "Handler",
     "Personality",
     "Reply",
+    "fit_name",
     "operation",
 ]
+
+#: The longest friendly name (UTF-16 units) an Init Command Ack carries. PTPy reads the ack
+#: with a single recv(72): 8 header + 4 connection number + 16 GUID + 2·(19 + 1) name + 4
+#: version = 72, so a longer name leaves bytes that break its next read (peers.md §2.1).
+MAX_ACK_NAME_UNITS = 19
+
+
+def fit_name(name: str, limit: int = MAX_ACK_NAME_UNITS) -> str:
+    """``name`` in at most ``limit`` UTF-16 units, then stripped: cut after its last whole
+    word when that keeps at least half of it, else between characters (never inside a
+    surrogate pair)."""
+    units = 0
+    for index, char in enumerate(name):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            cut, whole = name[:index], char == " "
+            break
+    else:
+        return name
+    space = cut.rfind(" ")
+    if not whole and space >= len(cut) // 2:
+        cut = cut[:space]
+    return cut.strip()
 
 
 class DataSource(Protocol):
@@ -152,8 +177,14 @@ class Personality:
 
     # -- hooks the server calls --------------------------------------------------------------
 
+    @property
+    def ack_name(self) -> str:
+        """The friendly name of the Init Command Ack: the model, cut to fit PTPy's 72-byte
+        read of the ack (DeviceInfo keeps the whole model)."""
+        return fit_name(self.model)
+
     def init_ack(self, connection_number: int) -> InitCommandAck:
-        return InitCommandAck(connection_number, self.guid, self.model)
+        return InitCommandAck(connection_number, self.guid, self.ack_name)
 
     def check_initiator(self, request: InitCommandRequest | FujiInitCommandRequest) -> int | None:
         """An InitFail reason to refuse this initiator, or None to accept it."""

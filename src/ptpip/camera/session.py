@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ptpip.camera.store import StoreError
@@ -26,6 +27,7 @@ from ptpip.ip.responder import (
     ResponderEvent,
 )
 from ptpip.ptp.codes import DataPhase, ResponseCode
+from ptpip.ptp.names import CodeKind, name
 
 if TYPE_CHECKING:
     from ptpip.camera.connection import Connection
@@ -37,10 +39,13 @@ __all__ = [
     "MAX_EVENT_BACKLOG",
     "MAX_QUEUED_DATA",
     "MAX_QUEUED_REQUESTS",
+    "MAX_WHOLE_CONTAINER",
     "ServerSession",
 ]
 
 log = logging.getLogger("ptpip.camera")
+#: One INFO line per operation served (``ptpip simulate -v``).
+request_log = logging.getLogger("ptpip.camera.requests")
 
 #: Largest data-out phase kept in memory (property values, object infos).
 MAX_DATA_OUT = 64 * 1024 * 1024
@@ -51,6 +56,21 @@ MAX_QUEUED_REQUESTS = 16
 MAX_QUEUED_DATA = 1024 * 1024
 #: Bytes an event connection may have waiting to go out; events beyond are dropped.
 MAX_EVENT_BACKLOG = 256 * 1024
+#: A Fuji data container with at most this much payload goes out in one write, header and
+#: all (clients ask for 1 MiB GetPartialObject pieces); a longer one is written as its
+#: header with the first piece, then piece by piece.
+MAX_WHOLE_CONTAINER = 1024 * 1024
+
+
+@dataclass(slots=True)
+class _Trace:
+    """What one request did, for its log line."""
+
+    request: RequestReceived
+    started: float
+    data_out: int = 0
+    data_in: int = 0
+    response: tuple[int, tuple[int, ...]] | None = None
 
 
 class ServerSession:
@@ -79,6 +99,7 @@ class ServerSession:
         self._ignored_tid: int | None = None
         self._cancelled: set[int] = set()
         self.current_tid: int | None = None
+        self._trace: _Trace | None = None
         #: events not sent because the client does not read its event connection
         self.events_dropped = 0
         #: loop time of the client's last bytes (or of the end of the last request)
@@ -128,9 +149,13 @@ class ServerSession:
                 self._data_out.put_nowait(event)  # wakes a data-out phase that waits for more
 
     def _takes_data_out(self, request: RequestReceived) -> bool:
-        if request.data_phase is None:  # the container dialect does not say: the table does
-            return self.camera.personality.has_data_out(request.code)
-        return request.data_phase == DataPhase.DATA_OUT
+        """Whether a data-out phase follows ``request``: as its DataPhaseInfo says (1: none
+        or data-in, 2: data-out); when that is "unknown" (CIPA's 3, third-party code's 0,
+        anything else) or absent (the container dialect), as the operation table says."""
+        phase = request.data_phase
+        if phase in (DataPhase.NO_DATA_OR_IN, DataPhase.DATA_OUT):
+            return phase == DataPhase.DATA_OUT
+        return self.camera.personality.has_data_out(request.code)
 
     def _ignore_data(self, tid: int) -> None:
         if tid != self._ignored_tid:
@@ -259,6 +284,7 @@ class ServerSession:
                 self.command_conn.resume_reading("requests")
             tid = request.transaction_id
             self.current_tid = tid
+            trace = self._trace = _Trace(request, self._loop.time())
             try:
                 await self._serve(request)
             except (ConnectionError, PtpError) as exc:
@@ -268,10 +294,36 @@ class ServerSession:
                 log.exception("virtual camera failed on 0x%04X", request.code)
                 self._respond(ResponseCode.GENERAL_ERROR, tid)
             finally:
+                self._trace = None
+                self._log_request(trace)
                 self.current_tid = None
                 self._cancelled.discard(tid)
                 _release(self._pending_tids, tid)
                 self.last_traffic = self._loop.time()
+
+    def _log_request(self, trace: _Trace) -> None:
+        """One line: the operation, its parameters, the response, the data both ways, the
+        time it took."""
+        if not request_log.isEnabledFor(logging.INFO):
+            return
+        vendor = self.camera.personality.vendor
+        request = trace.request
+        if trace.response is None:
+            answer = "no response (the session ended)"
+        else:
+            code, params = trace.response
+            answer = f"{name(CodeKind.RESPONSE, code, vendor)} (0x{code:04X}) {_hex(params)}"
+        request_log.info(
+            "tid %d: %s (0x%04X) %s -> %s, data-out %d B, data-in %d B, %.1f ms",
+            request.transaction_id,
+            name(CodeKind.OPERATION, request.code, vendor),
+            request.code,
+            _hex(request.params),
+            answer,
+            trace.data_out,
+            trace.data_in,
+            (self._loop.time() - trace.started) * 1000,
+        )
 
     async def _serve(self, request: RequestReceived) -> None:
         personality = self.camera.personality
@@ -337,6 +389,8 @@ class ServerSession:
                     self._respond(ResponseCode.TRANSACTION_CANCELLED, tid)
                     return None
                 buf += chunk.data
+                if self._trace is not None:
+                    self._trace.data_out = len(buf)
                 if len(buf) > MAX_DATA_OUT:
                     self.command_conn.abort()
                     return None
@@ -362,7 +416,14 @@ class ServerSession:
     def _open_source(self, source: DataSource) -> tuple[Iterator[bytes], bytes | None] | int:
         """The source's pieces and the first one, read before the data phase opens so that a
         file that cannot be read is answered with an error; or that error's code."""
-        pieces = iter(source.chunks(self.camera.data_chunk))
+        chunk = self.camera.data_chunk
+        if (
+            self.camera.personality.fuji_dialect
+            and source.size <= MAX_WHOLE_CONTAINER
+            and self.camera.faults.drop_after_bytes is None
+        ):
+            chunk = max(chunk, source.size)  # the whole container goes out in one write
+        pieces = iter(source.chunks(chunk))
         if source.size == 0:
             return pieces, None
         try:
@@ -377,18 +438,25 @@ class ServerSession:
 
     def _send_empty_data(self, code: int, tid: int) -> None:
         conn = self.command_conn
-        conn.write(conn.responder.data_in_start(code, tid, 0))
-        conn.write(conn.responder.data_in(b"", last=True))
+        conn.write(conn.responder.data_in_start(code, tid, 0))  # Fuji: the whole container
+        conn.write(conn.responder.data_in(b"", last=True))  # (CIPA: its End Data)
 
     async def _send_data(
         self, code: int, tid: int, total: int, pieces: Iterator[bytes], first: bytes | None
     ) -> int | None:
+        """Send the data-in phase. Every packet goes out in one write, so that a client
+        reading one packet per recv() never gets part of one: CIPA's Start Data, then each
+        Data/End Data; a Fuji container's header together with its first piece (which
+        :meth:`_open_source` makes the whole payload up to MAX_WHOLE_CONTAINER)."""
         conn = self.command_conn
         responder = conn.responder
-        conn.write(responder.data_in_start(code, tid, total))
+        start = responder.data_in_start(code, tid, total)
         sent = 0
         drop = self.camera.faults.drop_after_bytes
         chunk_size = self.camera.data_chunk
+        if total == 0 or not self.camera.personality.fuji_dialect:
+            conn.write(start)
+            start = b""
         if total == 0:
             conn.write(responder.data_in(b"", last=True))
             return 0
@@ -399,7 +467,10 @@ class ServerSession:
                     responder.abandon_data_in()
                     return None
                 sent += len(piece)
-                conn.write(responder.data_in(piece, last=sent >= total))
+                conn.write(start + responder.data_in(piece, last=sent >= total))
+                start = b""
+                if self._trace is not None:
+                    self._trace.data_in = sent
                 if drop is not None and sent >= drop:
                     conn.abort()
                     raise ConnectionResetError("fault: dropped the connection mid-transfer")
@@ -425,12 +496,18 @@ class ServerSession:
         conn = self.command_conn
         params = _padded(params, self.camera.personality.response_param_count)
         conn.write(conn.responder.respond(code, tid, params))
+        if self._trace is not None:
+            self._trace.response = (code, params)
 
 
 def _release(counter: Counter[int], key: int) -> None:
     counter[key] -= 1
     if counter[key] <= 0:
         del counter[key]
+
+
+def _hex(params: tuple[int, ...]) -> str:
+    return "[" + ", ".join(f"0x{p:X}" for p in params) + "]"
 
 
 def _padded(params: tuple[int, ...], count: int) -> tuple[int, ...]:

@@ -142,7 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--upnp-port", type=_port, default=0, help="UPnP HTTP port (default: free)")
     p.add_argument("--ssdp-port", type=_port, default=1900, help="SSDP port (default 1900)")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="log requests (-vv more)")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log each request on stderr: operation, parameters, response, data bytes, time "
+        "(-vv: and every packet, in hex)",
+    )
     return p
 
 
@@ -150,7 +157,8 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="ptpip simulate: %(message)s", stream=sys.stderr)
-    logging.getLogger("PIL").setLevel(logging.WARNING)  # its debug output is not ours
+    for noisy in ("PIL", "asyncio"):  # their debug output is not ours
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         if not ipaddress.ip_address(args.host).is_loopback:
             sys.stderr.write(
