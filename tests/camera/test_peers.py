@@ -360,6 +360,23 @@ def test_get_object_handles_with_format_0xffffffff_means_all_formats(tmp_path: P
         assert code == OK and data is not None and len(decode_handles(data)) == 1
 
 
+def test_transaction_ids_from_2022_and_five_padded_parameters(tmp_path: Path) -> None:
+    """The PyPI ptpip numbers its transactions from 2022; PTPy and malc0mn pad every
+    request to 5 parameters. Neither is refused."""
+    card = tmp_path / "card"
+    small_jpeg(card / "DCIM" / "100TEST" / "A.JPG")
+    with camera("generic", card) as cam, session(cam.port) as peer:
+        peer.tid = 2022
+        code, data = peer.transact(OperationCode.GET_STORAGE_IDS, 0, 0, 0, 0, 0)
+        assert code == OK and data is not None
+        (storage,) = decode_handles(data)
+        code, data = peer.transact(OperationCode.GET_OBJECT_HANDLES, storage, ALL, 0, 0, 0)
+        assert code == OK and data is not None and len(decode_handles(data)) == 3
+        jpeg = decode_handles(data)[-1]
+        code, data = peer.transact(OperationCode.GET_OBJECT, jpeg, 0, 0, 0, 0)
+        assert code == OK and data == (card / "DCIM" / "100TEST" / "A.JPG").read_bytes()
+
+
 # -- 4. one write per packet -----------------------------------------------------------------
 
 

@@ -205,6 +205,14 @@ def test_simulate_vendor_names_in_the_request_log(tool: Cli) -> None:
 def test_simulate_vv_logs_the_packets_too(tool: Cli) -> None:
     sim, port = simulate(tool, "-vv")
     Cli(tool.home, port).ok("info")
+    # a packet that arrives in pieces is still one line, with its bytes in order
+    init = InitCommandRequest(bytes(range(16)), "pieces").encode()
+    with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for piece in (init[:3], init[3:20], init[20:]):
+            sock.sendall(piece)
+            time.sleep(0.1)
+        assert sock.recv(8)[4:8] == b"\x02\0\0\0"
     assert sim.stop() == 0
     err = sim.err.text(timeout=5)
     assert request_lines(err)  # -vv includes -v
@@ -218,7 +226,8 @@ def test_simulate_vv_logs_the_packets_too(tool: Cli) -> None:
         assert int.from_bytes(shown[:4], "little") == length
     ins = [bytes.fromhex(m["hex"]) for m in packets if m["dir"] == "in"]
     outs = [bytes.fromhex(m["hex"]) for m in packets if m["dir"] == "out"]
-    assert any(p[4:8] == b"\x01\0\0\0" for p in ins)  # the Init Command Request
+    assert any(p[4:8] == b"\x01\0\0\0" for p in ins)  # the Init Command Requests
+    assert init in ins  # the one sent in pieces, whole (48 bytes: all shown)
     assert any(p[4:8] == b"\x06\0\0\0" and p[12:14] == b"\x01\x10" for p in ins)
     assert any(p[4:8] == b"\x02\0\0\0" for p in outs)  # the ack
     assert any(p[4:8] == b"\x07\0\0\0" and p[8:10] == b"\x01\x20" for p in outs)

@@ -348,7 +348,12 @@ class _PacketTap:
 
     def _line(self, text: str) -> None:
         conn = self.conn
-        role = conn.listener.name if conn.listener is not None else conn.responder.role.value
+        if conn.listener is not None:
+            role = conn.listener.name
+        elif conn.responder.role is ResponderRole.UNKNOWN:
+            role = "new"  # its first packet says what it is
+        else:
+            role = conn.responder.role.value
         packet_log.debug("packet %s (%s %s) %s", self.direction, role, conn.peer, text)
 
 
