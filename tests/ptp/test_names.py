@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from ptpip.ptp.codes import DataType, Vendor
 from ptpip.ptp.names import CodeKind, lookup, name, names, vendor_for
-from ptpip.ptp.vendor_codes import CanonOperation, FujiProperty, LeicaOperation
+from ptpip.vendors.canon.codes import CanonOperation
+from ptpip.vendors.fuji.codes import FujiProperty
+from ptpip.vendors.leica.codes import LeicaOperation
 
 OP = CodeKind.OPERATION
 RESP = CodeKind.RESPONSE

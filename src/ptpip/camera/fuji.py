@@ -62,8 +62,8 @@ from ptpip.ptp.codes import (
     VendorExtensionID,
 )
 from ptpip.ptp.datasets import DeviceInfo, PropEnum
-from ptpip.ptp.vendor_codes.fuji import FujiEvent, FujiOperation
 from ptpip.vendors.fuji.codec import encode_liveview_frame, encode_prop_list, encode_state
+from ptpip.vendors.fuji.codes import FujiEvent, FujiOperation
 
 if TYPE_CHECKING:
     from ptpip.camera.server import Connection, ServerSession, VirtualCamera

@@ -54,9 +54,9 @@ from ptpip.ptp.codes import (
 )
 from ptpip.ptp.datasets import DeviceInfo, DevicePropDesc, PropEnum
 from ptpip.ptp.values import Value, Writer
-from ptpip.ptp.vendor_codes.leica import LeicaOperation as LeOp
-from ptpip.ptp.vendor_codes.leica import LeicaProperty
 from ptpip.vendors.leica.codec import encode_stream_frame
+from ptpip.vendors.leica.codes import LeicaOperation as LeOp
+from ptpip.vendors.leica.codes import LeicaProperty
 from ptpip.vendors.leica.stream_info import ENABLE_VIDEO_STREAM, MJPG, StreamInfo
 
 if TYPE_CHECKING:

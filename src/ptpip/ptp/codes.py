@@ -1,7 +1,7 @@
 """ISO 15740 (PTP 1.1) and CIPA DC-X005 (PTP/IP) code tables.
 
 Unknown codes are not errors: decoders keep them as plain ints. Vendor tables live in
-:mod:`ptpip.ptp.vendor_codes`; vendor-aware names come from :mod:`ptpip.ptp.names`.
+the dialects' ``codes`` (:mod:`ptpip.vendors`); vendor-aware names come from :mod:`ptpip.ptp.names`.
 """
 
 from __future__ import annotations

@@ -15,30 +15,8 @@ from ptpip.ptp.codes import (
     OperationCode,
     ResponseCode,
     Vendor,
-    VendorExtensionID,
 )
-from ptpip.ptp.vendor_codes import (
-    CanonEvent,
-    CanonObjectFormat,
-    CanonOperation,
-    CanonProperty,
-    CanonResponse,
-    FujiEvent,
-    FujiObjectFormat,
-    FujiOperation,
-    FujiProperty,
-    LeicaOperation,
-    LeicaProperty,
-    NikonEvent,
-    NikonOperation,
-    NikonProperty,
-    NikonResponse,
-    SonyEvent,
-    SonyObjectFormat,
-    SonyOperation,
-    SonyProperty,
-    SonyResponse,
-)
+from ptpip.vendors import registry
 
 __all__ = ["CodeKind", "lookup", "name", "names", "vendor_for"]
 
@@ -63,41 +41,18 @@ _STANDARD: Mapping[CodeKind, type[IntEnum]] = {
     CodeKind.DATATYPE: DataType,
 }
 
-# Vendor codes live in the vendor ranges (ptpip-standard.md §12), so a vendor table never
-# shadows a standard code; it is consulted only for its own vendor.
-_VENDOR: Mapping[Vendor, Mapping[CodeKind, type[IntEnum]]] = {
-    Vendor.GENERIC: {},
-    Vendor.CANON: {
-        CodeKind.OPERATION: CanonOperation,
-        CodeKind.RESPONSE: CanonResponse,
-        CodeKind.EVENT: CanonEvent,
-        CodeKind.PROPERTY: CanonProperty,
-        CodeKind.OBJECT_FORMAT: CanonObjectFormat,
-    },
-    Vendor.FUJI: {
-        CodeKind.OPERATION: FujiOperation,
-        CodeKind.EVENT: FujiEvent,
-        CodeKind.PROPERTY: FujiProperty,
-        CodeKind.OBJECT_FORMAT: FujiObjectFormat,
-    },
-    Vendor.LEICA: {
-        CodeKind.OPERATION: LeicaOperation,
-        CodeKind.PROPERTY: LeicaProperty,
-    },
-    Vendor.NIKON: {
-        CodeKind.OPERATION: NikonOperation,
-        CodeKind.RESPONSE: NikonResponse,
-        CodeKind.EVENT: NikonEvent,
-        CodeKind.PROPERTY: NikonProperty,
-    },
-    Vendor.SONY: {
-        CodeKind.OPERATION: SonyOperation,
-        CodeKind.RESPONSE: SonyResponse,
-        CodeKind.EVENT: SonyEvent,
-        CodeKind.PROPERTY: SonyProperty,
-        CodeKind.OBJECT_FORMAT: SonyObjectFormat,
-    },
-}
+
+# Each dialect's tables (its ``codes`` part); consulted only for its own vendor.
+def _vendor_tables() -> dict[Vendor, dict[CodeKind, type[IntEnum]]]:
+    tables: dict[Vendor, dict[CodeKind, type[IntEnum]]] = {v: {} for v in Vendor}
+    for vendor in registry.dialects():
+        codes = registry.part(vendor, "codes")
+        if codes is not None:
+            tables[vendor] = {CodeKind(k): t for k, t in codes.TABLES.items()}
+    return tables
+
+
+_VENDOR = _vendor_tables()
 
 # Words kept upper-case when CamelCasing member names ("ISO_SPEED" -> "ISOSpeed").
 _ACRONYMS = frozenset(
@@ -200,20 +155,21 @@ def _build_all() -> tuple[
 _DISPLAY, _REVERSE = _build_all()
 _entries.cache_clear()
 
-# Manufacturer substrings, checked before the extension id (the Fuji X-H1 reports 6).
-_MANUFACTURERS = (
-    ("fujifilm", Vendor.FUJI),
-    ("canon", Vendor.CANON),
-    ("leica", Vendor.LEICA),
-    ("nikon", Vendor.NIKON),
-    ("sony", Vendor.SONY),
-)
-_EXTENSION_IDS: dict[int, Vendor] = {
-    VendorExtensionID.CANON: Vendor.CANON,
-    VendorExtensionID.FUJI: Vendor.FUJI,
-    VendorExtensionID.NIKON: Vendor.NIKON,
-    VendorExtensionID.SONY: Vendor.SONY,
-}
+
+def _detection() -> tuple[list[tuple[str, Vendor]], dict[int, Vendor]]:
+    """Manufacturer substrings and VendorExtensionIDs of the dialects."""
+    manufacturers: list[tuple[str, Vendor]] = []
+    extension_ids: dict[int, Vendor] = {}
+    for vendor in registry.dialects():
+        codes = registry.part(vendor, "codes")
+        if codes is not None:
+            manufacturers.append((codes.MANUFACTURER, vendor))
+            extension_ids.update(dict.fromkeys(codes.EXTENSION_IDS, vendor))
+    return manufacturers, extension_ids
+
+
+# Manufacturer substrings are checked before the extension id (the Fuji X-H1 reports 6).
+_MANUFACTURERS, _EXTENSION_IDS = _detection()
 
 
 def _as_vendor(vendor: Vendor | str) -> Vendor:

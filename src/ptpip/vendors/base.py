@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, ClassVar
@@ -17,6 +16,7 @@ from ptpip.errors import CaptureError, OperationNotSupported, PtpError, Response
 from ptpip.ip.packets import FujiInitCommandRequest, InitCommandRequest
 from ptpip.ptp.codes import EventCode, InitFailReason, OperationCode, ResponseCode, Vendor
 from ptpip.ptp.datasets import DeviceInfo
+from ptpip.vendors import registry
 
 if TYPE_CHECKING:
     from ptpip.client.camera import Camera, CapturedImage, LiveViewFrame
@@ -223,22 +223,12 @@ def register(profile: type[VendorProfile]) -> type[VendorProfile]:
     return profile
 
 
-#: Where each dialect's profile lives (imported on first use).
-_PROFILE_MODULES: dict[Vendor, str] = {
-    Vendor.FUJI: "ptpip.vendors.fuji.profile",
-    Vendor.CANON: "ptpip.vendors.canon.profile",
-    Vendor.LEICA: "ptpip.vendors.leica.profile",
-}
-
-#: Vendors whose bodies speak standard CIPA PTP/IP, so the generic profile drives them.
-_CIPA_COMPATIBLE = frozenset({Vendor.NIKON, Vendor.SONY})
-
-
 def profile_for(vendor: Vendor | str | VendorProfile) -> VendorProfile:
     """The profile of a vendor; raises ValueError for a dialect ptpip cannot speak.
 
     A profile instance is returned as it is (a dialect with settings, e.g.
-    ``LeicaProfile(heartbeat_interval=2.0)``).
+    ``LeicaProfile(heartbeat_interval=2.0)``). A dialect with no profile of its own speaks
+    standard CIPA PTP/IP: the generic profile drives it.
     """
     if isinstance(vendor, VendorProfile):
         return vendor
@@ -247,11 +237,10 @@ def profile_for(vendor: Vendor | str | VendorProfile) -> VendorProfile:
     except ValueError:
         known = ", ".join(x.value for x in Vendor)
         raise ValueError(f"unknown vendor {vendor!r} (known: {known})") from None
-    module = _PROFILE_MODULES.get(v)
-    if module is not None and v not in _PROFILES:
-        importlib.import_module(module)  # registers the profile
+    if v not in _PROFILES:
+        registry.part(v, "profile")  # importing it registers the dialect's profile
     if v in _PROFILES:
         return _PROFILES[v]()
-    if v in _CIPA_COMPATIBLE:
+    if v in registry.dialects():
         return VendorProfile()
     raise ValueError(f"the {v.value} dialect is not available in this version of ptpip")

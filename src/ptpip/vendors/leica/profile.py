@@ -20,7 +20,7 @@ Standard CIPA framing on port 15740 with these differences:
   ('MJPG'), then LEGetStreamData 0x9025 in a loop; the JPEG follows a TLV header.
 
 Operations whose layout is unknown (GetLensParameter 0x9003, LEGetLookPropList 0x9033, ...)
-are left to :meth:`Camera.opreq`; their names come from :mod:`ptpip.ptp.vendor_codes.leica`.
+are left to :meth:`Camera.opreq`; their names come from :mod:`ptpip.vendors.leica.codes`.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ from ptpip.ptp.codes import DataType, DevicePropertyCode, EventCode, OperationCo
 from ptpip.ptp.codes import Vendor as _Vendor
 from ptpip.ptp.datasets import DevicePropDesc
 from ptpip.ptp.values import Value
-from ptpip.ptp.vendor_codes.leica import LeicaOperation
 from ptpip.vendors.base import VendorProfile, register
 from ptpip.vendors.leica.codec import decode_stream_frame
+from ptpip.vendors.leica.codes import LeicaOperation
 from ptpip.vendors.leica.stream_info import ENABLE_VIDEO_STREAM, MJPG, StreamInfo, fourcc
 
 if TYPE_CHECKING:

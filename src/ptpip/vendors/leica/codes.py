@@ -5,6 +5,9 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "EXTENSION_IDS",
+    "MANUFACTURER",
+    "TABLES",
     "LeicaOperation",
     "LeicaProperty",
 ]
@@ -85,3 +88,15 @@ class LeicaProperty(IntEnum):
     LOOK_BASE_STYLE = 0xD866
     LOOK_NAME = 0xDC44
     LOOK_ICON = 0xDC86
+
+
+#: For :mod:`ptpip.ptp.names`: this dialect's tables by code kind. Vendor codes live in the
+#: vendor ranges (ptpip-standard.md §12), so they never shadow a standard code.
+TABLES: dict[str, type[IntEnum]] = {
+    "operation": LeicaOperation,
+    "property": LeicaProperty,
+}
+#: A Manufacturer containing this (case-insensitive) selects the dialect ...
+MANUFACTURER = "leica"
+#: ... and so do these VendorExtensionIDs, when no Manufacturer matched.
+EXTENSION_IDS: tuple[int, ...] = ()

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from ptpip.ptp.codes import VendorExtensionID
+
 __all__ = [
+    "EXTENSION_IDS",
+    "MANUFACTURER",
+    "TABLES",
     "SonyEvent",
     "SonyObjectFormat",
     "SonyOperation",
@@ -179,3 +184,18 @@ class SonyObjectFormat(IntEnum):
 
     ARW = 0xB101  # libgphoto2 "SONY_RAW"
     HEIF = 0xB110  # one third-party client; unverified
+
+
+#: For :mod:`ptpip.ptp.names`: this dialect's tables by code kind. Vendor codes live in the
+#: vendor ranges (ptpip-standard.md §12), so they never shadow a standard code.
+TABLES: dict[str, type[IntEnum]] = {
+    "operation": SonyOperation,
+    "response": SonyResponse,
+    "event": SonyEvent,
+    "property": SonyProperty,
+    "object_format": SonyObjectFormat,
+}
+#: A Manufacturer containing this (case-insensitive) selects the dialect ...
+MANUFACTURER = "sony"
+#: ... and so do these VendorExtensionIDs, when no Manufacturer matched.
+EXTENSION_IDS: tuple[int, ...] = (VendorExtensionID.SONY,)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from ptpip.ptp.codes import VendorExtensionID
+
 __all__ = [
+    "EXTENSION_IDS",
+    "MANUFACTURER",
+    "TABLES",
     "FujiEvent",
     "FujiObjectFormat",
     "FujiOperation",
@@ -126,3 +131,17 @@ class FujiObjectFormat(IntEnum):
     """Fuji object formats."""
 
     RAF = 0xB103  # ptpip-standard.md §17: Fuji capture format (RAF)
+
+
+#: For :mod:`ptpip.ptp.names`: this dialect's tables by code kind. Vendor codes live in the
+#: vendor ranges (ptpip-standard.md §12), so they never shadow a standard code.
+TABLES: dict[str, type[IntEnum]] = {
+    "operation": FujiOperation,
+    "event": FujiEvent,
+    "property": FujiProperty,
+    "object_format": FujiObjectFormat,
+}
+#: A Manufacturer containing this (case-insensitive) selects the dialect ...
+MANUFACTURER = "fujifilm"
+#: ... and so do these VendorExtensionIDs, when no Manufacturer matched.
+EXTENSION_IDS: tuple[int, ...] = (VendorExtensionID.FUJI,)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from ptpip.ptp.codes import VendorExtensionID
+
 __all__ = [
+    "EXTENSION_IDS",
+    "MANUFACTURER",
+    "TABLES",
     "NikonEvent",
     "NikonOperation",
     "NikonProperty",
@@ -254,3 +259,17 @@ class NikonProperty(IntEnum):
     MOVIE_WHITE_BALANCE = 0xD23A
     GUID = 0xD24F
     SILENT_PHOTOGRAPHY = 0xD315
+
+
+#: For :mod:`ptpip.ptp.names`: this dialect's tables by code kind. Vendor codes live in the
+#: vendor ranges (ptpip-standard.md §12), so they never shadow a standard code.
+TABLES: dict[str, type[IntEnum]] = {
+    "operation": NikonOperation,
+    "response": NikonResponse,
+    "event": NikonEvent,
+    "property": NikonProperty,
+}
+#: A Manufacturer containing this (case-insensitive) selects the dialect ...
+MANUFACTURER = "nikon"
+#: ... and so do these VendorExtensionIDs, when no Manufacturer matched.
+EXTENSION_IDS: tuple[int, ...] = (VendorExtensionID.NIKON,)

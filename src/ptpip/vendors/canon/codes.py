@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from ptpip.ptp.codes import VendorExtensionID
+
 __all__ = [
+    "EXTENSION_IDS",
+    "MANUFACTURER",
+    "TABLES",
     "CanonEvent",
     "CanonObjectFormat",
     "CanonOperation",
@@ -260,3 +265,18 @@ class CanonObjectFormat(IntEnum):
     MOV = 0xB104
     MOV2 = 0xB105
     CR3 = 0xB108
+
+
+#: For :mod:`ptpip.ptp.names`: this dialect's tables by code kind. Vendor codes live in the
+#: vendor ranges (ptpip-standard.md §12), so they never shadow a standard code.
+TABLES: dict[str, type[IntEnum]] = {
+    "operation": CanonOperation,
+    "response": CanonResponse,
+    "event": CanonEvent,
+    "property": CanonProperty,
+    "object_format": CanonObjectFormat,
+}
+#: A Manufacturer containing this (case-insensitive) selects the dialect ...
+MANUFACTURER = "canon"
+#: ... and so do these VendorExtensionIDs, when no Manufacturer matched.
+EXTENSION_IDS: tuple[int, ...] = (VendorExtensionID.CANON,)

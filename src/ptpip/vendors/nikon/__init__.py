@@ -1,0 +1,1 @@
+"""Nikon: D-series and Z bodies over PTP/IP (built-in Wi-Fi, WT transmitters, WU adapters)."""
