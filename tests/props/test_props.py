@@ -18,11 +18,12 @@ from ptpip.props import (
     resolve_property,
     unified_names,
 )
-from ptpip.props.registry import CANON, FUJI
 from ptpip.props.standard import STANDARD, PropFormat
 from ptpip.ptp.codes import DataType, Vendor
 from ptpip.ptp.datasets import DevicePropDesc, PropEnum, PropRange
 from ptpip.ptp.values import Value, int_range
+from ptpip.vendors.canon.props import FORMATS as CANON
+from ptpip.vendors.fuji.props import FORMATS as FUJI
 
 GENERIC = {desc.code: desc for desc in generic_properties("x")}
 U8, U16, U32, I16 = DataType.UINT8, DataType.UINT16, DataType.UINT32, DataType.INT16

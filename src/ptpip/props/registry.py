@@ -1,8 +1,8 @@
 """Per-vendor dispatch: property names, labels and value formats, and checks against descriptors.
 
-The standard formats (:mod:`ptpip.props.standard`) apply to every vendor; a vendor's own table
-overrides them and adds its vendor codes. The value tables themselves live with the vendors
-(:mod:`ptpip.vendors.fuji.tables`, :mod:`ptpip.vendors.canon.tables`).
+The standard formats (:mod:`ptpip.props.standard`) apply to every vendor; a dialect's own
+(its ``props`` part: ``FORMATS``, ``LABELS``, ``UNIFIED``, found through
+:mod:`ptpip.vendors.registry`) override them and add its vendor codes.
 """
 
 from __future__ import annotations
@@ -11,31 +11,26 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
+from functools import cache
 
 from ptpip.props.standard import (
-    EXPOSURE_PROGRAM,
-    FOCUS_MODE,
     LABELS,
     STANDARD,
     STRING_CODES,
+    UNIFIED_NAMES,
     Number,
-    Parser,
     PropFormat,
-    enum_format,
     fold,
     format_datetime,
     parse_datetime,
     parse_int,
-    strip_seconds,
 )
 from ptpip.ptp.codes import ARRAY_MASK, DataType, Vendor
 from ptpip.ptp.codes import DevicePropertyCode as Prop
 from ptpip.ptp.datasets import DevicePropDesc, PropEnum, PropRange
 from ptpip.ptp.names import CodeKind, lookup, name
 from ptpip.ptp.values import MAX_STRING_UNITS, Value, int_range
-from ptpip.vendors.base import UNIFIED_NAMES
-from ptpip.vendors.canon import tables as canon
-from ptpip.vendors.fuji import tables as fuji
+from ptpip.vendors import registry
 
 __all__ = [
     "describe_values",
@@ -60,182 +55,21 @@ _UNSIGNED_BITS: dict[int, int] = {
 }
 
 
-def _plain(parse: Callable[[str], int]) -> Parser:
-    """A vendor parser that needs no current value."""
-
-    def parse_text(text: str, current: int | None = None) -> int:
-        return parse(text)
-
-    return parse_text
-
-
-def _with_seconds(format_: Callable[[int], str]) -> Callable[[int], str]:
-    """A vendor shutter formatter with the seconds unit added: "1/250" → "1/250 s"."""
-
-    def format_with_unit(value: int) -> str:
-        text = format_(value)
-        if text.endswith('"'):
-            return f"{text[:-1]} s"
-        return f"{text} s" if text.startswith("1/") else text
-
-    return format_with_unit
-
-
-def _without_seconds(parse: Callable[[str], int]) -> Parser:
-    """A vendor shutter parser that also takes "1/250 s" and "2.5 s"."""
-
-    def parse_text(text: str, current: int | None = None) -> int:
-        return parse(strip_seconds(text) or text)
-
-    return parse_text
-
-
-def _with_f(format_: Callable[[int], str]) -> Callable[[int], str]:
-    """Canon aperture labels ("5.6") as F-numbers ("f/5.6")."""
-
-    def format_with_f(value: int) -> str:
-        text = format_(value)
-        return f"f/{text}" if re.fullmatch(r"\d+(?:\.\d+)?", text) else text
-
-    return format_with_f
-
-
-# --- Fujifilm (vendor-fuji.md §10, malc0mn-cli.md §12) ----------------------------------------
-
-
-def _fuji_iso_position(value: Number) -> float | None:
-    if not isinstance(value, int) or value == fuji.ISO_AUTO:
-        return None
-    n = value & 0xFF_FFFF
-    return math.log2(n) if n else None
-
-
-def _fuji_shutter_position(value: Number) -> float | None:
-    if not isinstance(value, int) or value == fuji.SHUTTER_NONE or value < 0:
-        return None
-    n = value & 0x7FFF_FFFF
-    if not n:
-        return None
-    return math.log2(1000 / n) if value & 0x8000_0000 else math.log2(n / 1000)
-
-
-_FUJI_ISO = PropFormat(fuji.format_iso, _plain(fuji.parse_iso), _U32, _fuji_iso_position)
-_FUJI_BATTERY = enum_format(fuji.BATTERY, "battery level")
-
-FUJI: dict[int, PropFormat] = {
-    Prop.BATTERY_LEVEL: enum_format(fuji.BATTERY, "battery level", _U8),
-    Prop.WHITE_BALANCE: enum_format(fuji.WHITE_BALANCE, "white balance"),
-    Prop.FOCUS_MODE: enum_format(FOCUS_MODE | fuji.FOCUS_MODE, "focus mode"),
-    Prop.FLASH_MODE: enum_format(fuji.FLASH, "flash mode"),
-    Prop.EXPOSURE_PROGRAM_MODE: enum_format(
-        EXPOSURE_PROGRAM | fuji.EXPOSURE_PROGRAM, "exposure program"
-    ),
-    Prop.CAPTURE_DELAY: enum_format(fuji.SELF_TIMER, "self-timer"),
-    0xD001: enum_format(fuji.FILM_SIMULATION, "film simulation"),
-    0xD018: enum_format(fuji.IMAGE_QUALITY, "image quality"),
-    0xD028: enum_format(fuji.COMMAND_DIAL, "command dial mode"),
-    0xD02A: _FUJI_ISO,
-    0xD02B: _FUJI_ISO,
-    0xD17C: PropFormat(fuji.format_focus_point, fuji.parse_focus_point, _U32),
-    0xD209: enum_format(fuji.FOCUS_LOCK, "focus lock"),
-    0xD240: PropFormat(
-        _with_seconds(fuji.format_shutter),
-        _without_seconds(fuji.parse_shutter),
-        _U32,
-        _fuji_shutter_position,
-        snap=True,
-    ),
-    0xD241: enum_format(fuji.IMAGE_SIZE, "image size"),
-    0xD242: _FUJI_BATTERY,
-}
-
-#: The seed CLI's Fuji labels (malc0mn-cli.md §12).
-FUJI_LABELS: dict[int, str] = {
-    0xD001: "film simulation", 0xD018: "image quality", 0xD019: "rec mode",
-    0xD028: "command dial mode", 0xD02A: "ISO", 0xD02B: "movie ISO", 0xD17C: "focus point",
-    0xD209: "focus lock", 0xD21B: "device error", 0xD229: "captures remaining",
-    0xD22A: "movie remaining time", 0xD240: "shutter speed", 0xD241: "image size",
-    0xD242: "battery level", 0xDF01: "init sequence", 0xDF24: "app version",
-}  # fmt: skip
-
-# --- Canon EOS (vendor-canon.md §10) ----------------------------------------------------------
-
-
-def _canon_eighths(table: Mapping[int, str]) -> Callable[[Number], float | None]:
-    """APEX × 8 codes: a numeric label's code / 8 is its position in stops."""
-
-    def position(value: Number) -> float | None:
-        if isinstance(value, int) and table.get(value, "")[:1].isdigit():
-            return value / 8
-        return None
-
-    return position
-
-
-def _canon_ev(value: Number) -> float | None:
-    ev = canon.EXP_COMPENSATION_EV.get(int(value) & 0xFF) if isinstance(value, int) else None
-    return None if ev is None else float(ev)
-
-
-CANON: dict[int, PropFormat] = {
-    0xD101: PropFormat(
-        _with_f(canon.format_aperture),
-        _plain(canon.parse_aperture),
-        _U16,
-        _canon_eighths(canon.APERTURE),
-        snap=True,
-    ),
-    0xD102: PropFormat(
-        _with_seconds(canon.format_shutter),
-        _without_seconds(canon.parse_shutter),
-        _U16,
-        _canon_eighths(canon.SHUTTER),
-        snap=True,
-    ),
-    0xD103: PropFormat(canon.format_iso, _plain(canon.parse_iso), _U16, _canon_eighths(canon.ISO)),
-    0xD104: PropFormat(
-        canon.format_exp_compensation,
-        _plain(canon.parse_exp_compensation),
-        _U32,
-        _canon_ev,
-        snap=True,
-    ),
-    0xD105: enum_format(canon.AE_MODE, "exposure mode"),
-    0xD11C: enum_format(canon.CAPTURE_DESTINATION, "capture destination", _U32),
-    0xD138: enum_format(canon.AE_MODE, "mode dial"),
-    0xD1B0: enum_format(canon.EVF_OUTPUT, "EVF output device", _U32),
-    0xD1B1: enum_format(canon.EVF_MODE, "EVF mode"),
-}
-
-#: Short labels for the Canon codes the CLI shows most (vendor-canon.md §10.1).
-CANON_LABELS: dict[int, str] = {
-    0xD101: "aperture", 0xD102: "shutter speed", 0xD103: "ISO",
-    0xD104: "exposure compensation", 0xD105: "exposure mode", 0xD106: "drive mode",
-    0xD107: "metering mode", 0xD108: "focus mode", 0xD109: "white balance",
-    0xD10A: "color temperature", 0xD10F: "color space", 0xD110: "picture style",
-    0xD111: "battery power", 0xD11B: "available shots", 0xD11C: "capture destination",
-    0xD120: "image format", 0xD138: "mode dial", 0xD1AF: "serial number",
-    0xD1B0: "EVF output device", 0xD1B1: "EVF mode", 0xD1D8: "lens name",
-}  # fmt: skip
-
-_FORMATS: dict[Vendor, Mapping[int, PropFormat]] = {Vendor.FUJI: FUJI, Vendor.CANON: CANON}
-_LABELS: dict[Vendor, Mapping[int, str]] = {Vendor.FUJI: FUJI_LABELS, Vendor.CANON: CANON_LABELS}
-
-# --- unified names (malc0mn-cli.md §9, plus "aperture" and "shutterspeed") ------------------
-
 _GENERIC_NAMES: dict[str, int] = UNIFIED_NAMES | {
     "aperture": Prop.F_NUMBER,
     "shutterspeed": Prop.EXPOSURE_TIME,
 }
-_UNIFIED: dict[Vendor, dict[str, int]] = {
-    Vendor.FUJI: _GENERIC_NAMES
-    | {"effect": 0xD001, "focusmtr": 0xD17C, "iso": 0xD02A, "recmode": 0xD019}
-    # the Fuji shutter speed is 0xD240; its 0x500D enumerates only {2, 300000, bulb}
-    | {"shutterspeed": 0xD240},
-    Vendor.CANON: _GENERIC_NAMES
-    | {"aperture": 0xD101, "exposure": 0xD102, "shutterspeed": 0xD102, "iso": 0xD103}
-    | {"exp-bias": 0xD104, "whitebalance": 0xD109},
-}
+
+
+@cache
+def _dialect(vendor: Vendor) -> tuple[Mapping[int, PropFormat], Mapping[int, str], dict[str, int]]:
+    """A dialect's formats, labels and short names (its ``props`` part), or the generic ones."""
+    props = registry.part(vendor, "props")
+    if props is None:
+        return {}, {}, _GENERIC_NAMES
+    return props.FORMATS, props.LABELS, _GENERIC_NAMES | props.UNIFIED
+
+
 _HEX_CODE = re.compile(r"0[xX]([0-9a-fA-F]+)")
 
 
@@ -250,20 +84,20 @@ def _vendor(vendor: VendorLike) -> Vendor:
 
 
 def _format_of(code: int, vendor: Vendor) -> PropFormat | None:
-    found = _FORMATS.get(vendor, {}).get(code)
+    found = _dialect(vendor)[0].get(code)
     return found if found is not None else STANDARD.get(code)
 
 
 def unified_names(vendor: VendorLike = Vendor.GENERIC) -> dict[str, int]:
     """The short property names for ``vendor`` ("iso", "exp-bias", …) and their codes."""
-    table = _UNIFIED.get(_vendor(vendor), _GENERIC_NAMES)
+    table = _dialect(_vendor(vendor))[2]
     return {key: int(code) for key, code in sorted(table.items())}
 
 
 def prop_label(code: int, vendor: VendorLike = Vendor.GENERIC) -> str:
     """A short human name: "white balance", "ISO"; else the code name or "0x%04X"."""
     v = _vendor(vendor)
-    label = _LABELS.get(v, {}).get(code) or LABELS.get(code)
+    label = _dialect(v)[1].get(code) or LABELS.get(code)
     return label if label is not None else name(CodeKind.PROPERTY, code, v)
 
 
@@ -284,7 +118,7 @@ def resolve_property(text: str, vendor: VendorLike = Vendor.GENERIC) -> int:
     found = lookup(CodeKind.PROPERTY, t, v) if t else None
     if found is not None:
         return found
-    for labels in (_LABELS.get(v, {}), LABELS):
+    for labels in (_dialect(v)[1], LABELS):
         for code, label in labels.items():
             if fold(label) == wanted:
                 return code

@@ -30,9 +30,7 @@ from fractions import Fraction
 from ptpip.ptp.codes import DataType
 from ptpip.ptp.codes import DevicePropertyCode as Prop
 from ptpip.ptp.values import decode_datetime, encode_datetime
-from ptpip.vendors._text import format_hex, parse_fraction
-from ptpip.vendors.canon import tables as canon
-from ptpip.vendors.fuji import tables as fuji
+from ptpip.vendors._text import format_hex, format_milli_ev, parse_fraction, parse_milli_ev
 
 __all__ = [
     "BULB",
@@ -47,6 +45,7 @@ __all__ = [
     "STANDARD",
     "STILL_CAPTURE",
     "STRING_CODES",
+    "UNIFIED_NAMES",
     "WHITE_BALANCE",
     "Number",
     "Parser",
@@ -65,7 +64,11 @@ __all__ = [
     "parse_exposure_time",
     "parse_f_number",
     "parse_int",
+    "plain",
     "strip_seconds",
+    "with_f",
+    "with_seconds",
+    "without_seconds",
 ]
 
 #: A parsed quantity in the property's raw units; a Fraction when the text was finer than them.
@@ -117,8 +120,14 @@ LABELS: dict[int, str] = {
 # --- enumerations (ISO 15740 §13, with the seed CLI's labels) ---------------------------------
 
 # The Fuji tables start with the standard values; the generic ones are their first part.
-WHITE_BALANCE = {k: v for k, v in fuji.WHITE_BALANCE.items() if k < 0x8000}
-FLASH_MODE = {k: v for k, v in fuji.FLASH.items() if k < 0x8000}
+WHITE_BALANCE: dict[int, str] = {
+    0: "undefined", 1: "manual", 2: "automatic", 3: "one push automatic", 4: "daylight",
+    5: "fluorescent", 6: "tungsten", 7: "flash",
+}  # fmt: skip
+FLASH_MODE: dict[int, str] = {
+    0: "undefined", 1: "auto flash", 2: "off", 3: "fill", 4: "red eye auto", 5: "red eye fill",
+    6: "external sync",
+}  # fmt: skip
 EXPOSURE_PROGRAM: dict[int, str] = {
     0: "undefined", 1: "manual", 2: "automatic", 3: "aperture priority", 4: "shutter priority",
     5: "program creative", 6: "program action", 7: "portrait",
@@ -224,10 +233,12 @@ def _linear(value: Number) -> float:
 BULB = 0xFFFF_FFFF  # libgphoto2 shows ExposureTime 0xFFFFFFFF as Bulb
 _TENTH_MS = 10_000
 _DECIMAL_FROM = 3_000  # 0.3 s: cameras switch from "1/4" to "0.3"
-#: The conventional third- and half-stop speeds 1/16000 … 1/4 s, from Canon's shutter table.
-_CONVENTIONAL = sorted(
-    {int(label[2:]) for label in canon.SHUTTER.values() if label.startswith("1/")}
-)
+#: The conventional third- and half-stop speeds 1/16000 … 1/4 s (as cameras label them).
+_CONVENTIONAL = (
+    4, 5, 6, 8, 10, 13, 15, 20, 25, 30, 40, 45, 50, 60, 80, 90, 100, 125, 160, 180, 200, 250,
+    320, 350, 400, 500, 640, 750, 800, 1000, 1250, 1500, 1600, 2000, 2500, 3000, 3200, 4000,
+    5000, 6000, 6400, 8000, 16000,
+)  # fmt: skip
 
 
 def _nearest_conventional(value: int) -> int | None:
@@ -298,14 +309,14 @@ def _f_position(value: Number) -> float | None:
 
 def format_exposure_bias(value: int) -> str:
     """1/1000 EV → "+1 1/3", "-2/3", "0" (the seed's style with a "+" on positive values)."""
-    text = fuji.format_exposure_bias(value)
+    text = format_milli_ev(value)
     return f"+{text}" if text[0].isdigit() and text != "0" else text
 
 
 def parse_exposure_bias(text: str, current: int | None = None) -> Number:
     """ "+1/3", "-1 2/3", "0", "0.5 EV" → 1/1000 EV (signed)."""
     t = text.strip().lower().removesuffix("ev").strip()
-    return fuji.parse_exposure_bias(t)
+    return parse_milli_ev(t)
 
 
 def _bias_position(value: Number) -> float:
@@ -459,4 +470,60 @@ STANDARD: dict[int, PropFormat] = {
     Prop.STILL_CAPTURE_MODE: enum_format(STILL_CAPTURE, "still capture mode"),
     Prop.EFFECT_MODE: enum_format(EFFECT_MODE, "effect mode"),
     Prop.FOCUS_METERING_MODE: enum_format(FOCUS_METERING, "focus metering mode"),
+}
+
+
+# --- helpers for the dialects' own formats (their ``props`` parts) ----------------------------
+
+
+def plain(parse: Callable[[str], int]) -> Parser:
+    """A vendor parser that needs no current value."""
+
+    def parse_text(text: str, current: int | None = None) -> int:
+        return parse(text)
+
+    return parse_text
+
+
+def with_seconds(format_: Callable[[int], str]) -> Callable[[int], str]:
+    """A vendor shutter formatter with the seconds unit added: "1/250" → "1/250 s"."""
+
+    def format_with_unit(value: int) -> str:
+        text = format_(value)
+        if text.endswith('"'):
+            return f"{text[:-1]} s"
+        return f"{text} s" if text.startswith("1/") else text
+
+    return format_with_unit
+
+
+def without_seconds(parse: Callable[[str], int]) -> Parser:
+    """A vendor shutter parser that also takes "1/250 s" and "2.5 s"."""
+
+    def parse_text(text: str, current: int | None = None) -> int:
+        return parse(strip_seconds(text) or text)
+
+    return parse_text
+
+
+def with_f(format_: Callable[[int], str]) -> Callable[[int], str]:
+    """Canon aperture labels ("5.6") as F-numbers ("f/5.6")."""
+
+    def format_with_f(value: int) -> str:
+        text = format_(value)
+        return f"f/{text}" if re.fullmatch(r"\d+(?:\.\d+)?", text) else text
+
+    return format_with_f
+
+
+#: The seed CLI's unified property names and their generic codes (malc0mn-cli.md §9).
+UNIFIED_NAMES: dict[str, int] = {
+    "delay": 0x5012,
+    "effect": 0x5017,
+    "exposure": 0x500D,
+    "exp-bias": 0x5010,
+    "flashmode": 0x500C,
+    "focusmtr": 0x501C,
+    "iso": 0x500F,
+    "whitebalance": 0x5005,
 }

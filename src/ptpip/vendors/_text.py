@@ -10,10 +10,12 @@ from fractions import Fraction
 __all__ = [
     "format_enum",
     "format_hex",
+    "format_milli_ev",
     "nearby",
     "parse_enum",
     "parse_fraction",
     "parse_hex",
+    "parse_milli_ev",
     "pick_nearest",
 ]
 
@@ -110,3 +112,33 @@ def nearby(labelled: Sequence[tuple[str, float]], value: float | None, count: in
         unique.sort(key=lambda lv: abs(math.log2(lv[1]) - target) if lv[1] > 0 else math.inf)
     labels = list(dict.fromkeys(label for label, _ in unique))[:count]
     return ", ".join(labels)
+
+
+def format_milli_ev(value: int) -> str:
+    """malc0mn style: 1333 → "1 1/3", −1667 → "-1 2/3", −333 → "-1/3", 0 → "0".
+
+    A zero-extended INT16 (0xFEB3) is read as negative; values off the third-stop grid are
+    shown as decimals ("0.5").
+    """
+    if 0x8000 <= value <= 0xFFFF:
+        value -= 0x10000
+    thirds = round(Fraction(value * 3, 1000))
+    if abs(value * 3 - thirds * 1000) > 3:  # more than 1/1000 EV off a third
+        return f"{value / 1000:g}"
+    whole, rest = divmod(abs(thirds), 3)
+    parts = [str(whole)] if whole else []
+    if rest:
+        parts.append(f"{rest}/3")
+    text = " ".join(parts) or "0"
+    return f"-{text}" if value < 0 else text
+
+
+def parse_milli_ev(text: str) -> int:
+    """ "1 1/3", "+1/3", "-2/3", "0" or "0.5" → 1/1000 EV (signed INT16)."""
+    ev = parse_fraction(text)
+    if ev is not None:
+        milli = ev * 1000
+        n = int(milli + Fraction(1, 2)) if milli >= 0 else -int(-milli + Fraction(1, 2))
+        if -0x8000 <= n <= 0x7FFF:
+            return n
+    raise ValueError(f"unknown exposure bias {text!r}; expected e.g. 0, 1/3, -2/3, 1 1/3")

@@ -24,21 +24,9 @@ if TYPE_CHECKING:
     from ptpip.ptp.datasets import DevicePropDesc
     from ptpip.ptp.values import Value
 
-__all__ = ["UNIFIED_NAMES", "VendorProfile", "profile_for"]
+__all__ = ["VendorProfile", "profile_for"]
 
 log = logging.getLogger("ptpip.client")
-
-#: The seed CLI's unified property names and their generic codes (malc0mn-cli.md §9).
-UNIFIED_NAMES: dict[str, int] = {
-    "delay": 0x5012,
-    "effect": 0x5017,
-    "exposure": 0x500D,
-    "exp-bias": 0x5010,
-    "flashmode": 0x500C,
-    "focusmtr": 0x501C,
-    "iso": 0x500F,
-    "whitebalance": 0x5005,
-}
 
 _INIT_FAIL_TEXT: dict[int, str] = {
     InitFailReason.REJECTED_INITIATOR: (
@@ -76,7 +64,6 @@ class VendorProfile:
     max_name_units: ClassVar[int] = 254
     #: Probe the event connection after this many idle seconds (None: never).
     probe_interval: ClassVar[float | None] = 30.0
-    unified_names: ClassVar[dict[str, int]] = UNIFIED_NAMES
     #: shown when the Init Command Ack is slow: the camera may be asking its user to pair
     pairing_notice: ClassVar[str | None] = None
 
@@ -209,10 +196,6 @@ class VendorProfile:
     async def device_info(self, camera: Camera, data: bytes) -> DeviceInfo:
         """Decode GetDeviceInfo's data (vendors patch up what their bodies send)."""
         return DeviceInfo.decode(data)
-
-    def property_code(self, text: str) -> int | None:
-        """A unified name ("iso") for this vendor, or None."""
-        return self.unified_names.get(text)
 
 
 _PROFILES: dict[Vendor, type[VendorProfile]] = {Vendor.GENERIC: VendorProfile}

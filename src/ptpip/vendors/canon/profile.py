@@ -21,7 +21,7 @@ from ptpip.errors import CaptureError, ConnectionClosed, PtpError, ResponseError
 from ptpip.ptp.codes import DataType, InitFailReason, ResponseCode, Vendor
 from ptpip.ptp.datasets import DevicePropDesc, ObjectInfo, PropEnum
 from ptpip.ptp.values import Value
-from ptpip.vendors.base import UNIFIED_NAMES, VendorProfile, register
+from ptpip.vendors.base import VendorProfile, register
 from ptpip.vendors.canon.codec import (
     AvailListChanged,
     CameraStatusChanged,
@@ -104,15 +104,6 @@ class CanonProfile(VendorProfile):
     vendor: ClassVar[Vendor] = Vendor.CANON
     init_timeout: ClassVar[float] = PAIRING_TIMEOUT
     probe_interval: ClassVar[float | None] = None  # KeepDeviceOn does that job
-    unified_names: ClassVar[dict[str, int]] = {
-        **UNIFIED_NAMES,
-        "aperture": 0xD101,
-        "exposure": 0xD102,
-        "shutterspeed": 0xD102,
-        "iso": 0xD103,
-        "exp-bias": 0xD104,
-        "whitebalance": 0xD109,
-    }
     #: GetEvent polling period, and the keep-alive period (libgphoto2: ~10 s)
     poll_interval: ClassVar[float] = 0.25
     keepalive_interval: ClassVar[float] = 10.0

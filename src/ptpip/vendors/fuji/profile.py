@@ -31,7 +31,7 @@ from ptpip.ip.packets import FujiInitCommandRequest, InitCommandRequest
 from ptpip.ptp.codes import DataType, EventCode, InitFailReason, OperationCode, ResponseCode, Vendor
 from ptpip.ptp.datasets import DeviceInfo, DevicePropDesc
 from ptpip.ptp.values import Value
-from ptpip.vendors.base import UNIFIED_NAMES, VendorProfile, register
+from ptpip.vendors.base import VendorProfile, register
 from ptpip.vendors.fuji.codec import LiveViewStreamReader, decode_prop_list, decode_state
 
 if TYPE_CHECKING:
@@ -116,13 +116,6 @@ class FujiProfile(VendorProfile):
     max_name_units: ClassVar[int] = 26  # the 54-byte name field of the 82-byte Init
     probe_interval: ClassVar[float | None] = None  # no Probe in the container dialect
     pairing_notice: ClassVar[str | None] = "Accept this client on the camera's screen"
-    unified_names: ClassVar[dict[str, int]] = {
-        **UNIFIED_NAMES,
-        "effect": 0xD001,
-        "focusmtr": 0xD17C,
-        "iso": 0xD02A,
-        "recmode": 0xD019,
-    }
 
     def __init__(self) -> None:
         self._descs: dict[int, DevicePropDesc] | None = None
