@@ -1,9 +1,10 @@
 """The viewfinder overlay's camera state and the page's setting controls.
 
-What the seed's viewfinder showed, per vendor, read once per second while a page looks:
-Fuji's 0xD212 state list (one transaction), Canon's GetEvent cache (one GetEvent), and for
-the others the standard properties one by one. The controls (ISO, shutter, aperture, exposure
-bias, white balance) offer the values the camera allows, in words, as ``describe`` shows them.
+What the seed's viewfinder showed, per dialect (its ``overlay`` part), read once per second
+while a page looks: in one go where the dialect's profile can (Fuji's 0xD212 state list,
+Canon's GetEvent cache), else the properties one by one. The controls (ISO, shutter,
+aperture, exposure bias, white balance) offer the values the camera allows, in words, as
+``describe`` shows them.
 """
 
 from __future__ import annotations
@@ -12,19 +13,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ptpip.errors import PtpError
 from ptpip.props import describe_values, format_value, parse_value, prop_label
 from ptpip.ptp.codes import Vendor
 from ptpip.ptp.datasets import DevicePropDesc, PropEnum, PropRange
+from ptpip.vendors import registry
 
 if TYPE_CHECKING:
     from ptpip.client.camera import Camera
     from ptpip.ptp.values import Value
 
-__all__ = ["CONTROLS", "OVERLAY", "CameraState", "Slot", "controls_for", "overlay_for"]
+__all__ = ["CONTROLS", "OVERLAY", "CameraState", "Overlay", "Slot", "overlay_of"]
 
 log = logging.getLogger("ptpip.liveview")
 
@@ -38,95 +41,46 @@ class Slot:
     code: int
 
 
-#: The seed's viewfinder: what the overlay shows, in order (top row first, then bottom).
-OVERLAY: dict[Vendor, tuple[Slot, ...]] = {
-    Vendor.FUJI: (
-        Slot("film", "film", 0xD001),
-        Slot("whitebalance", "WB", 0x5005),
-        Slot("focus", "focus", 0x500A),
-        Slot("battery", "battery", 0x5001),
-        Slot("shots", "shots", 0xD229),
-        Slot("shutter", "", 0xD240),
-        Slot("aperture", "", 0x5007),
-        Slot("exp-bias", "EV", 0x5010),
-        Slot("iso", "ISO", 0xD02A),
-    ),
-    Vendor.CANON: (
-        Slot("style", "style", 0xD110),
-        Slot("whitebalance", "WB", 0xD109),
-        Slot("focus", "focus", 0xD108),
-        Slot("battery", "battery", 0xD111),
-        Slot("shots", "shots", 0xD11B),
-        Slot("shutter", "", 0xD102),
-        Slot("aperture", "", 0xD101),
-        Slot("exp-bias", "EV", 0xD104),
-        Slot("iso", "ISO", 0xD103),
-    ),
-    Vendor.GENERIC: (
-        Slot("effect", "effect", 0x5017),
-        Slot("whitebalance", "WB", 0x5005),
-        Slot("focus", "focus", 0x500A),
-        Slot("battery", "battery", 0x5001),
-        Slot("shutter", "", 0x500D),
-        Slot("aperture", "", 0x5007),
-        Slot("exp-bias", "EV", 0x5010),
-        Slot("iso", "ISO", 0x500F),
-    ),
-}
+#: The seed's viewfinder for a camera of no dialect (and a dialect with no ``overlay``
+#: part): what the overlay shows, in order (top row first, then bottom).
+OVERLAY: tuple[Slot, ...] = (
+    Slot("effect", "effect", 0x5017),
+    Slot("whitebalance", "WB", 0x5005),
+    Slot("focus", "focus", 0x500A),
+    Slot("battery", "battery", 0x5001),
+    Slot("shutter", "", 0x500D),
+    Slot("aperture", "", 0x5007),
+    Slot("exp-bias", "EV", 0x5010),
+    Slot("iso", "ISO", 0x500F),
+)
 
 #: The settings the page can change, in its order.
-CONTROLS: dict[Vendor, tuple[Slot, ...]] = {
-    Vendor.FUJI: (
-        Slot("iso", "ISO", 0xD02A),
-        Slot("shutter", "Shutter", 0xD240),
-        Slot("aperture", "Aperture", 0x5007),
-        Slot("exp-bias", "Exposure bias", 0x5010),
-        Slot("whitebalance", "White balance", 0x5005),
-    ),
-    Vendor.CANON: (
-        Slot("iso", "ISO", 0xD103),
-        Slot("shutter", "Shutter", 0xD102),
-        Slot("aperture", "Aperture", 0xD101),
-        Slot("exp-bias", "Exposure bias", 0xD104),
-        Slot("whitebalance", "White balance", 0xD109),
-    ),
-    Vendor.GENERIC: (
-        Slot("iso", "ISO", 0x500F),
-        Slot("shutter", "Shutter", 0x500D),
-        Slot("aperture", "Aperture", 0x5007),
-        Slot("exp-bias", "Exposure bias", 0x5010),
-        Slot("whitebalance", "White balance", 0x5005),
-    ),
-}
-
-#: Vendors whose profile reads every value in one go (Fuji 0xD212, Canon's event cache).
-_ONE_READ = frozenset({Vendor.FUJI, Vendor.CANON})
-
-#: Words for values the property tables leave as numbers (libgphoto2's EOS tables; the
-#: tables in ptpip.props win where they have an entry).
-_WORDS: dict[Vendor, dict[int, dict[int, str]]] = {
-    Vendor.CANON: {
-        0xD108: {0: "one shot", 1: "AI servo", 2: "AI focus", 3: "manual"},
-        0xD109: {
-            0: "auto", 1: "daylight", 2: "cloudy", 3: "tungsten", 4: "fluorescent",
-            5: "flash", 6: "manual", 8: "shade", 9: "color temperature", 0x17: "auto (white)",
-        },
-        0xD110: {
-            0x81: "Standard", 0x82: "Portrait", 0x83: "Landscape", 0x84: "Neutral",
-            0x85: "Faithful", 0x86: "Monochrome", 0x87: "Auto", 0x88: "Fine Detail",
-            0x21: "User 1", 0x22: "User 2", 0x23: "User 3",
-        },
-        0xD111: {0: "low", 1: "50%", 2: "100%", 4: "75%", 5: "25%"},
-    },
-}  # fmt: skip
+CONTROLS: tuple[Slot, ...] = (
+    Slot("iso", "ISO", 0x500F),
+    Slot("shutter", "Shutter", 0x500D),
+    Slot("aperture", "Aperture", 0x5007),
+    Slot("exp-bias", "Exposure bias", 0x5010),
+    Slot("whitebalance", "White balance", 0x5005),
+)
 
 
-def overlay_for(vendor: Vendor) -> tuple[Slot, ...]:
-    return OVERLAY.get(vendor, OVERLAY[Vendor.GENERIC])
+@dataclass(frozen=True, slots=True)
+class Overlay:
+    """A dialect's page: its overlay and controls, whether its profile reads every value in
+    one go (``camera.state()``: Fuji's 0xD212, Canon's event cache) and words for values its
+    property tables leave as numbers."""
+
+    slots: tuple[Slot, ...] = OVERLAY
+    controls: tuple[Slot, ...] = CONTROLS
+    one_read: bool = False
+    words: Mapping[int, Mapping[int, str]] = field(default_factory=dict)
 
 
-def controls_for(vendor: Vendor) -> tuple[Slot, ...]:
-    return CONTROLS.get(vendor, CONTROLS[Vendor.GENERIC])
+def overlay_of(vendor: Vendor) -> Overlay:
+    """The dialect's :class:`Overlay` (its ``overlay`` part's ``OVERLAY``), else the generic."""
+    part = registry.part(vendor, "overlay")
+    found = getattr(part, "OVERLAY", None)
+    return found if isinstance(found, Overlay) else Overlay()
 
 
 class ControlError(Exception):
@@ -155,8 +109,9 @@ class CameraState:
         self.overlay = overlay
         self.interval = interval
         self.keepalive = keepalive
-        self.slots = overlay_for(self.vendor)
-        self.controls_slots = controls_for(self.vendor)
+        self.page = overlay_of(self.vendor)
+        self.slots = self.page.slots
+        self.controls_slots = self.page.controls
         self.values: dict[int, Value] = {}
         self.updated: float | None = None
         self.error: str | None = None
@@ -205,7 +160,7 @@ class CameraState:
             self.reads += 1
 
     async def _read(self) -> dict[int, Value]:
-        if self.vendor in _ONE_READ:
+        if self.page.one_read:
             return dict(await self.camera.state())
         supported = set((await self.camera.device_info()).device_properties_supported)
         values: dict[int, Value] = {}
@@ -228,12 +183,12 @@ class CameraState:
         desc = self._descs.get(code)
         text = format_value(code, value, self.vendor, datatype=desc.datatype if desc else None)
         if isinstance(value, int) and text == str(value):
-            return _WORDS.get(self.vendor, {}).get(code, {}).get(value, text)
+            return self.page.words.get(code, {}).get(value, text)
         return text
 
     def _unlabel(self, code: int, text: str) -> str:
-        """The number behind one of :data:`_WORDS` (what ``parse_value`` reads), else ``text``."""
-        for raw, word in _WORDS.get(self.vendor, {}).get(code, {}).items():
+        """The number behind one of the page's words (what ``parse_value`` reads), else ``text``."""
+        for raw, word in self.page.words.get(code, {}).items():
             if word.lower() == text.strip().lower():
                 return str(raw)
         return text
