@@ -271,10 +271,10 @@ def _vendor_figures(vendor: str, fps: float) -> dict[str, float]:
 
 
 def run_liveview() -> dict[str, dict[str, float]]:
-    from ptpip.camera.factory import PERSONALITIES
+    from ptpip.camera.factory import VENDORS
     from ptpip.ptp.codes import Vendor
 
     results = {f"live view: virtual Fuji X-T1 at {FUJI_FPS:g} fps": _vendor_figures("fuji", 30.0)}
-    if Vendor.CANON in PERSONALITIES:
+    if Vendor.CANON in VENDORS:
         results["live view: virtual Canon EOS (0x9153 polling)"] = _vendor_figures("canon", 0.0)
     return results

@@ -25,10 +25,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ptpip.camera.canon import CanonCamera
-from ptpip.camera.canon_upnp import SMARTPHONE_SERVICE, WFT_SERVICE, CameraUpnp
 from ptpip.camera.server import VirtualCamera
 from ptpip.ptp.datasets import DeviceInfo, ObjectInfo
+from ptpip.vendors.canon.camera import CanonCamera
 from ptpip.vendors.canon.codec import (
     TERMINATOR,
     AvailListChanged,
@@ -39,6 +38,7 @@ from ptpip.vendors.canon.codec import (
     decode_events,
     decode_viewfinder,
 )
+from ptpip.vendors.canon.upnp import SMARTPHONE_SERVICE, WFT_SERVICE, CameraUpnp
 from tests.vectors import VECTORS
 
 WAIT = 5.0

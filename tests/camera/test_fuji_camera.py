@@ -20,12 +20,12 @@ import pytest
 from PIL import Image
 
 from ptpip.camera.factory import make_camera
-from ptpip.camera.fuji import FujiCamera
 from ptpip.camera.server import VirtualCamera
 from ptpip.ip.framing import ContainerType, encode_container
 from ptpip.ip.packets import FujiInitCommandRequest, InitCommandAck, InitFail
 from ptpip.ptp.datasets import DeviceInfo, DevicePropDesc, ObjectInfo
 from ptpip.testing import RunningCamera
+from ptpip.vendors.fuji.camera import FujiCamera
 from ptpip.vendors.fuji.codec import (
     LiveViewFrame,
     LiveViewStreamReader,

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from ptpip.camera.leica import LeicaCamera
 from ptpip.camera.server import Faults, VirtualCamera
 from ptpip.ip.packets import EndData, OperationRequest, StartData
 from ptpip.ptp.codes import DataPhase
 from ptpip.ptp.datasets import DeviceInfo
 from ptpip.ptp.values import Reader
+from ptpip.vendors.leica.camera import LeicaCamera
 from ptpip.vendors.leica.codec import HEADER_SIZE, decode_stream_frame
 from ptpip.vendors.leica.stream_info import MJPG, StreamInfo
 from tests.vectors import seed_dumps

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ptpip.camera.canon import CanonCamera
 from ptpip.camera.factory import make_camera
 from ptpip.camera.server import VirtualCamera
 from ptpip.client.camera import Camera, LiveViewFrame, open_camera
@@ -23,6 +22,7 @@ from ptpip.client.identity import IdentityStore
 from ptpip.errors import InitFailError, ResponseError
 from ptpip.props import format_value, parse_value, resolve_property
 from ptpip.ptp.datasets import PropEnum
+from ptpip.vendors.canon.camera import CanonCamera
 from ptpip.vendors.canon.codec import PropValueChanged
 from ptpip.vendors.canon.profile import CanonProfile
 from tests.client.conftest import WAIT, bounded

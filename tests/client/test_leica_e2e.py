@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from ptpip.camera.leica import LeicaCamera
 from ptpip.camera.server import Faults, VirtualCamera
 from ptpip.client.camera import Camera, connect
 from ptpip.client.identity import IdentityStore
 from ptpip.errors import PtpError
 from ptpip.ptp.datasets import PropEnum
 from ptpip.testing import RunningCamera
+from ptpip.vendors.leica.camera import LeicaCamera
 from ptpip.vendors.leica.codec import LeicaStreamFrame
 from ptpip.vendors.leica.profile import LeicaProfile
 from tests.client.conftest import WAIT, bounded, wait_until

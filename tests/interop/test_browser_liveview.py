@@ -9,7 +9,6 @@ the work tree (git-ignored).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -23,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ptpip.camera.factory import PERSONALITIES
+from ptpip.camera.factory import VENDORS as VIRTUAL
 from ptpip.ptp.codes import Vendor
 from ptpip.testing import RunningCamera
 from tests.cli.conftest import (
@@ -64,7 +63,7 @@ PACKAGES = {"chromium": "chromium", "chromedriver": "chromium-driver"}
 
 
 def canon_available() -> bool:
-    return Vendor.CANON in PERSONALITIES and bool(importlib.util.find_spec("ptpip.camera.canon"))
+    return Vendor.CANON in VIRTUAL
 
 
 VENDORS = [

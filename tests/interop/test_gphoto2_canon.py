@@ -42,8 +42,8 @@ What gphoto2 does against this body, observed with ``--debug`` (and checked belo
   libgphoto2's wording for the end record, not an error.
 
 Nothing here needed a deviation from the real camera's behaviour except the ones named in
-:mod:`ptpip.camera.canon` and :mod:`ptpip.camera.canon_props` (a lens on the body, the
-capture destination going back to the card between hosts).
+:mod:`ptpip.vendors.canon.camera` and :mod:`ptpip.vendors.canon.camera_props` (a lens on the
+body, the capture destination going back to the card between hosts).
 """
 
 from __future__ import annotations
@@ -55,11 +55,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ptpip.camera.canon import CanonCamera
 from ptpip.camera.personality import Reply
 from ptpip.camera.server import ServerSession
 from ptpip.ip.responder import RequestReceived
 from ptpip.testing import RunningCamera
+from ptpip.vendors.canon.camera import CanonCamera
 from tests.interop.conftest import LOOPBACK, Gphoto2
 
 pytestmark = pytest.mark.interop

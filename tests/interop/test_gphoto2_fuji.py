@@ -50,12 +50,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ptpip.camera.fuji import FujiCamera
 from ptpip.camera.server import ServerSession
 from ptpip.ip.packets import InitCommandAck
 from ptpip.ip.responder import RequestReceived
 from ptpip.ptp.values import Value
 from ptpip.testing import RunningCamera
+from ptpip.vendors.fuji.camera import FujiCamera
 from tests.interop.conftest import LOOPBACK, SUBPROCESS_TIMEOUT, Gphoto2
 
 pytestmark = pytest.mark.interop

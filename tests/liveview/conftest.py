@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from ptpip.camera.factory import make_camera
-from ptpip.camera.fuji import FujiCamera
 from ptpip.camera.server import VirtualCamera
 from ptpip.client.camera import Camera, LiveViewFrame, connect
 from ptpip.client.identity import IdentityStore
 from ptpip.errors import PtpError
 from ptpip.ptp.codes import Vendor
 from ptpip.ptp.datasets import DeviceInfo
+from ptpip.vendors.fuji.camera import FujiCamera
 
 #: Every wait in these tests is bounded by this many seconds.
 WAIT = 10.0

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from ptpip.camera.fuji import FujiCamera
 from ptpip.liveview.mjpeg import JpegSplitter, MultipartReader, Part
 from ptpip.testing import RunningCamera
+from ptpip.vendors.fuji.camera import FujiCamera
 from tests.cli.conftest import (
     LOOPBACK,
     PTPIP,
@@ -409,13 +409,10 @@ def test_the_shell_runs_the_page_in_the_background(fuji: RunningCamera, tmp_path
 
 
 def _personality_available(vendor: str) -> bool:
-    from importlib.util import find_spec
-
-    from ptpip.camera.factory import PERSONALITIES
+    from ptpip.camera.factory import VENDORS
     from ptpip.ptp.codes import Vendor
 
-    entry = PERSONALITIES.get(Vendor(vendor))
-    return entry is not None and find_spec(entry[0]) is not None
+    return Vendor(vendor) in VENDORS
 
 
 @pytest.mark.parametrize("vendor", ["canon", "leica"])

@@ -14,12 +14,12 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from ptpip.camera.fuji import _make_pictures
 from ptpip.camera.server import VirtualCamera
 from ptpip.client.camera import Camera, CapturedImage
 from ptpip.liveview import running_server
 from ptpip.liveview.mjpeg import CONTENT_TYPE, MultipartReader, Part
 from ptpip.liveview.server import LiveServer
+from ptpip.vendors.fuji.camera import _make_pictures
 from tests.liveview.conftest import (
     WAIT,
     ScriptedCamera,

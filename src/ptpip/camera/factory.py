@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
+import argparse
+import re
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from ptpip.camera import generic
 from ptpip.camera.personality import Personality
 from ptpip.camera.server import (
     DEFAULT_DATA_TIMEOUT,
@@ -19,25 +22,43 @@ from ptpip.camera.server import (
     random_connection_number,
 )
 from ptpip.ptp.codes import Vendor
+from ptpip.vendors import registry
 
-__all__ = ["DEFAULT_PORTS", "PERSONALITIES", "VENDORS", "make_camera", "make_personality"]
+__all__ = [
+    "VENDORS",
+    "default_model",
+    "default_port",
+    "dialect_camera",
+    "make_camera",
+    "make_personality",
+    "port_argument",
+]
 
-#: vendor -> (module, class, default model); each entry is one personality of the camera.
-PERSONALITIES: dict[Vendor, tuple[str, str, str]] = {
-    Vendor.GENERIC: ("ptpip.camera.generic", "GenericCamera", "ptpip virtual camera"),
-    Vendor.FUJI: ("ptpip.camera.fuji", "FujiCamera", "X-T1"),
-    Vendor.CANON: ("ptpip.camera.canon", "CanonCamera", "Canon EOS 5D Mark III"),
-    Vendor.LEICA: ("ptpip.camera.leica", "LeicaCamera", "LEICA Q3"),
-}
-#: Vendors the virtual camera can impersonate.
-VENDORS: tuple[Vendor, ...] = tuple(PERSONALITIES)
-#: The command port each vendor's cameras listen on (Fuji: events and live view on +1, +2).
-DEFAULT_PORTS: dict[Vendor, int] = {
-    Vendor.GENERIC: 15740,
-    Vendor.FUJI: 55740,
-    Vendor.CANON: 15740,
-    Vendor.LEICA: 15740,
-}
+#: Vendors the virtual camera can impersonate: generic, and each dialect with a ``camera``.
+VENDORS: tuple[Vendor, ...] = (
+    Vendor.GENERIC,
+    *(v for v in registry.dialects() if registry.has(v, "camera")),
+)
+
+
+def dialect_camera(vendor: Vendor | str) -> ModuleType:
+    """The module of a vendor's virtual camera: its ``PERSONALITY``, ``DEFAULT_MODEL`` and
+    ``DEFAULT_PORT`` (and maybe ``add_arguments``/``options`` for ``ptpip simulate``)."""
+    v = Vendor(vendor.lower()) if isinstance(vendor, str) else vendor
+    module = generic if v is Vendor.GENERIC else registry.part(v, "camera")
+    if module is None:
+        names = ", ".join(x.value for x in VENDORS)
+        raise ValueError(f"no virtual {v.value} camera in this version (available: {names})")
+    return module
+
+
+def default_port(vendor: Vendor | str) -> int:
+    """The command port the vendor's cameras listen on (Fuji: 55740)."""
+    return int(dialect_camera(vendor).DEFAULT_PORT)
+
+
+def default_model(vendor: Vendor | str) -> str:
+    return str(dialect_camera(vendor).DEFAULT_MODEL)
 
 
 def make_personality(
@@ -53,14 +74,9 @@ def make_personality(
     ``read_only``: the card folder is never written (DeleteObject and capture to the card
     answer StoreReadOnly; an empty folder gets no sample images).
     """
-    v = Vendor(vendor.lower()) if isinstance(vendor, str) else vendor
-    if v not in PERSONALITIES:
-        names = ", ".join(x.value for x in PERSONALITIES)
-        raise ValueError(f"no virtual {v.value} camera in this version (available: {names})")
-    module, cls, default_model = PERSONALITIES[v]
-    klass = getattr(importlib.import_module(module), cls)
-    personality: Personality = klass(
-        storage, model=model or default_model, read_only=read_only, **options
+    module = dialect_camera(vendor)
+    personality: Personality = module.PERSONALITY(
+        storage, model=model or module.DEFAULT_MODEL, read_only=read_only, **options
     )
     return personality
 
@@ -103,3 +119,16 @@ def make_camera(
         data_timeout=data_timeout,
         connection_numbers=connection_numbers,
     )
+
+
+def port_argument(text: str) -> int:
+    """A port for ``ptpip simulate`` options (decimal or 0x hex; 0 picks a free one)."""
+    t = text.strip().lower()
+    value = -1
+    if re.fullmatch(r"0x[0-9a-f]{1,4}", t):
+        value = int(t, 16)
+    elif re.fullmatch(r"[0-9]{1,5}", t):
+        value = int(t)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
+    return value

@@ -198,3 +198,9 @@ class GenericCamera(Personality):
         code = _param(r, 0)
         changed = self.props.reset(code)
         return Reply(after=[partial(self._prop_changed, s, c) for c in changed])
+
+
+#: For the camera factory (ptpip.camera.factory) and `ptpip simulate`.
+PERSONALITY = GenericCamera
+DEFAULT_MODEL = "ptpip virtual camera"
+DEFAULT_PORT = 15740

@@ -28,6 +28,7 @@ __all__ = [
     "Handler",
     "Personality",
     "Reply",
+    "ServiceError",
     "fit_name",
     "operation",
 ]
@@ -54,6 +55,10 @@ def fit_name(name: str, limit: int = MAX_ACK_NAME_UNITS) -> str:
     if not whole and space >= len(cut) // 2:
         cut = cut[:space]
     return cut.strip()
+
+
+class ServiceError(Exception):
+    """A service of a personality's (Canon's UPnP) cannot start; raised from ``started``."""
 
 
 class DataSource(Protocol):
@@ -206,6 +211,10 @@ class Personality:
 
     async def stopped(self, camera: VirtualCamera) -> None:
         """The server stopped."""
+
+    def listening_lines(self, camera: VirtualCamera) -> list[str]:
+        """Lines ``ptpip simulate`` prints below "listening on …" (how to reach extras)."""
+        return []
 
     def session_closed(self, session: ServerSession) -> None:
         """The client's command connection closed."""

@@ -12,13 +12,10 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ptpip.cli.settings import parse_port
 from ptpip.errors import ExitStatus
-
-if TYPE_CHECKING:
-    from ptpip.camera.canon_upnp import CameraUpnp
 
 __all__ = ["main"]
 
@@ -56,7 +53,7 @@ def _seconds(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ptpip.camera.factory import VENDORS
+    from ptpip.camera.factory import VENDORS, dialect_camera
 
     p = _Parser(
         prog="ptpip simulate",
@@ -97,12 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--pairing-delay", type=float, metavar="S", help="confirm a pairing by itself after S s"
     )
     p.add_argument("--fps", type=float, help="live-view frames per second")
-    p.add_argument(
-        "--heartbeat-timeout",
-        type=float,
-        metavar="S",
-        help="Leica: close the session after S s without LEKeepSessionActive (30; 0 = never)",
-    )
     p.add_argument("--model", help="the model name the camera reports")
     p.add_argument(
         "--read-only",
@@ -136,13 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer IncompleteTransfer when a client's data-out stops for S s (10; 0 = never)",
     )
     p.add_argument(
-        "--upnp",
-        action="store_true",
-        help="canon: serve the UPnP description over HTTP and answer SSDP M-SEARCH (on --host)",
-    )
-    p.add_argument("--upnp-port", type=_port, default=0, help="UPnP HTTP port (default: free)")
-    p.add_argument("--ssdp-port", type=_port, default=1900, help="SSDP port (default 1900)")
-    p.add_argument(
         "-v",
         "--verbose",
         action="count",
@@ -150,7 +134,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="log each request on stderr: operation, parameters, response, data bytes, time "
         "(-vv: and every packet, in hex)",
     )
+    # Each dialect's own options (Canon's --upnp, Leica's --heartbeat-timeout, …), in a group
+    # of its own; given for another dialect they are an error (see _options).
+    for vendor in VENDORS:
+        module = dialect_camera(vendor)
+        add = getattr(module, "add_arguments", None)
+        if add is not None:
+            known = {a.dest for a in p._actions}
+            add(p)
+            _DIALECT_OPTIONS[vendor.value] = [
+                (a.dest, a.option_strings[0], a.default) for a in p._actions if a.dest not in known
+            ]
     return p
+
+
+#: vendor -> the (dest, flag, default) of its own options; filled by build_parser
+_DIALECT_OPTIONS: dict[str, list[tuple[str, str, object]]] = {}
 
 
 def main(argv: list[str]) -> int:
@@ -167,10 +166,9 @@ def main(argv: list[str]) -> int:
     except ValueError:
         pass
     if args.port is None:
-        from ptpip.camera.factory import DEFAULT_PORTS
-        from ptpip.ptp.codes import Vendor
+        from ptpip.camera.factory import default_port
 
-        args.port = DEFAULT_PORTS[Vendor(args.vendor)]
+        args.port = default_port(args.vendor)
     with contextlib.ExitStack() as stack:
         storage = args.storage
         if storage is None:
@@ -198,10 +196,15 @@ def _options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]]:
         if args.fps <= 0:
             raise ValueError("--fps must be positive")
         options["liveview_fps"] = args.fps
-    if args.heartbeat_timeout is not None:
-        if args.heartbeat_timeout < 0:
-            raise ValueError("--heartbeat-timeout must not be negative")
-        options["heartbeat_timeout"] = args.heartbeat_timeout or None
+    for vendor, owned in _DIALECT_OPTIONS.items():
+        for dest, flag, default in owned:
+            if vendor != args.vendor and getattr(args, dest) != default:
+                raise ValueError(f"{flag} needs -t {vendor}")
+    from ptpip.camera.factory import dialect_camera
+
+    own = getattr(dialect_camera(args.vendor), "options", None)
+    if own is not None:
+        options.update(own(args))
     if args.read_only:
         options["read_only"] = True
     for name in sorted(_SERVER_OPTIONS - {"read_only"}):
@@ -217,10 +220,11 @@ def _options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]]:
 
 async def _serve(args: argparse.Namespace, storage: Path) -> int:
     from ptpip.camera.factory import make_camera
+    from ptpip.camera.personality import ServiceError
 
     vendor, host, port, model = args.vendor, args.host, args.port, args.model
-    options, overrides = _options(args)
     try:
+        options, overrides = _options(args)
         camera = make_camera(
             vendor, storage, model=model, host=host, port=port, port_overrides=overrides, **options
         )
@@ -236,7 +240,12 @@ async def _serve(args: argparse.Namespace, storage: Path) -> int:
         return ExitStatus.USAGE
     if options.get("pairing"):
         _prompt_for_pairing(camera.personality)
-    await camera.start()
+    try:
+        await camera.start()
+    except ServiceError as exc:  # a service of the personality's (Canon's UPnP)
+        sys.stderr.write(f"ptpip simulate: {exc}\n")
+        await camera.stop()
+        return ExitStatus.USAGE
     # the handlers before the "listening" line: whoever waits for it may signal right after
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -251,57 +260,20 @@ async def _serve(args: argparse.Namespace, storage: Path) -> int:
         if name != "command":
             when = " (opened by InitiateOpenCapture)" if name in deferred else ""
             lines.append(f"{name} port {shown}:{extra}{when}")
-    if "event" in camera.ports and vendor == "fuji":
-        lines.append(
-            f'gphoto2 --camera "Fuji X (WLAN)" '
-            f"--port ptpip:{camera.host}:{camera.port}:{camera.ports['event']}"
-        )
-    upnp = await _start_upnp(args, camera.personality, lines) if args.upnp else None
-    if args.upnp and upnp is None:
-        await camera.stop()
-        return ExitStatus.USAGE
+    lines.extend(camera.personality.listening_lines(camera))
     print("\n".join(lines), flush=True)
     try:
         await stop.wait()
     finally:
-        if upnp is not None:
-            await upnp.stop()
         await camera.stop()
     return ExitStatus.OK
 
 
-async def _start_upnp(
-    args: argparse.Namespace, personality: object, lines: list[str]
-) -> CameraUpnp | None:
-    """Canon's UPnP description and SSDP answers on --host; None (and a message) if not."""
-    from ptpip.camera.canon import CanonCamera
-    from ptpip.camera.canon_upnp import CameraUpnp
-
-    if not isinstance(personality, CanonCamera):
-        sys.stderr.write("ptpip simulate: --upnp needs -t canon\n")
-        return None
-    upnp = CameraUpnp(
-        personality.upnp_description,
-        host=args.host,
-        http_port=args.upnp_port,
-        ssdp_port=args.ssdp_port,
-    )
-    try:
-        await upnp.start()
-    except OSError as exc:
-        sys.stderr.write(f"ptpip simulate: cannot start UPnP on {args.host}: {exc}\n")
-        return None
-    lines.append(f"upnp description {upnp.http.location}")
-    lines.append(f"ssdp on {args.host}:{upnp.ssdp.port} (M-SEARCH answered by unicast)")
-    return upnp
-
-
 def _sample_card(storage: Path, args: argparse.Namespace) -> None:
-    from ptpip.camera.factory import PERSONALITIES
+    from ptpip.camera.factory import default_model
     from ptpip.camera.store import generate_sample_images
-    from ptpip.ptp.codes import Vendor
 
-    model = args.model or PERSONALITIES[Vendor(args.vendor)][2]
+    model = args.model or default_model(args.vendor)
     generate_sample_images(storage / "DCIM" / "100PTPIP", model=model)
 
 

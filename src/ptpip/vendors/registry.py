@@ -7,13 +7,14 @@ None when the dialect has no such part. See :mod:`ptpip.vendors` for the parts.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from functools import cache
 from types import ModuleType
 
 from ptpip.ptp.codes import Vendor
 from ptpip.vendors import DIALECTS
 
-__all__ = ["dialects", "part"]
+__all__ = ["dialects", "has", "part"]
 
 
 def dialects() -> tuple[Vendor, ...]:
@@ -34,3 +35,9 @@ def part(vendor: Vendor, name: str) -> ModuleType | None:
         if exc.name == qualified:
             return None
         raise
+
+
+def has(vendor: Vendor, name: str) -> bool:
+    """Whether the dialect has the part ``name``, without importing it."""
+    package = DIALECTS.get(vendor)
+    return package is not None and importlib.util.find_spec(f"{package}.{name}") is not None

@@ -28,12 +28,13 @@ LEGetLookPropList, the types and values of 0xD018, and what 0x9004's stages do h
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ptpip.camera.generic import GenericCamera
 from ptpip.camera.personality import Reply, operation
@@ -407,3 +408,27 @@ def _make_pictures(model: str) -> list[bytes]:
         generate_jpeg(n, model=model, size=(640, 426), label=f"{model} live view {n}")
         for n in range(1, _LIVEVIEW_PICTURES + 1)
     ]
+
+
+#: For the camera factory (ptpip.camera.factory) and `ptpip simulate`.
+PERSONALITY = LeicaCamera
+DEFAULT_MODEL = "LEICA Q3"
+DEFAULT_PORT = 15740
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``ptpip simulate -t leica`` options."""
+    parser.add_argument_group("leica").add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        metavar="S",
+        help="close the session after S s without LEKeepSessionActive (30; 0 = never)",
+    )
+
+
+def options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.heartbeat_timeout is None:
+        return {}
+    if not args.heartbeat_timeout >= 0:
+        raise ValueError("--heartbeat-timeout must not be negative")
+    return {"heartbeat_timeout": args.heartbeat_timeout or None}

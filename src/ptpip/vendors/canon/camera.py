@@ -8,7 +8,7 @@ What it reproduces (vendor-canon.md; section numbers below are that document's):
 - DeviceInfo with VendorExtensionID 0xB, Manufacturer "Canon Inc." and the EOS operations
   (§13.1); it is the same before and after SetRemoteMode.
 - Events only through GetEvent 0x9116 (§8): after every SetEventMode(1) the next GetEvent
-  is the full dump of :mod:`ptpip.camera.canon_props` (libgphoto2 needs it in each session,
+  is the full dump of :mod:`ptpip.vendors.canon.camera_props` (libgphoto2 needs it in each session,
   §13.2), later ones only what changed; the data always ends with the 8-byte terminator and
   is never missing (no events: exactly the terminator). Nothing is sent on the event
   connection.
@@ -29,7 +29,7 @@ What it reproduces (vendor-canon.md; section numbers below are that document's):
   8 for mobile bodies) switch it on; 0x9153 then answers 0xA102 during a warm-up (the first
   ``liveview_warmup_calls`` calls and ``liveview_warmup`` seconds), then viewfinder blocks:
   a generated 640×480 JPEG with a frame counter, the vector ``canon/eos_liveview.jpg``'s
-  small blocks and a type-3 block (:mod:`ptpip.camera.canon_viewfinder`), and the type-0
+  small blocks and a type-3 block (:mod:`ptpip.vendors.canon.viewfinder`), and the type-0
   end block. With EVF output 0 it answers DeviceBusy.
 - When the client leaves, live view stops, unread RAM pictures are dropped and a host
   capture destination goes back to the card (gphoto2 sets 2 itself on exit).
@@ -42,6 +42,7 @@ What it reproduces (vendor-canon.md; section numbers below are that document's):
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 import itertools
@@ -50,22 +51,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ptpip.camera._imaging import generate_jpeg
-from ptpip.camera.canon_props import (
-    AVAILABLE_SHOTS,
-    CAPTURE_DESTINATION,
-    DESTINATION_CARD,
-    DESTINATION_HOST,
-    EVF_MODE,
-    EVF_OUTPUT,
-    EosProperties,
-)
-from ptpip.camera.canon_upnp import WFT_SERVICE, DeviceDescription
-from ptpip.camera.canon_viewfinder import FRAME_SIZE, Viewfinder
+from ptpip.camera.factory import port_argument
 from ptpip.camera.generic import GenericCamera
-from ptpip.camera.personality import BytesSource, Reply, fit_name, operation
+from ptpip.camera.personality import BytesSource, Reply, ServiceError, fit_name, operation
 from ptpip.camera.props import PropertyStore
 from ptpip.errors import RemoteProtocolError
 from ptpip.ip.packets import FujiInitCommandRequest, InitCommandRequest
@@ -81,6 +72,15 @@ from ptpip.ptp.codes import (
 )
 from ptpip.ptp.codes import DevicePropertyCode as Prop
 from ptpip.ptp.datasets import DeviceInfo, DevicePropDesc, ObjectInfo, PropRange, encode_handles
+from ptpip.vendors.canon.camera_props import (
+    AVAILABLE_SHOTS,
+    CAPTURE_DESTINATION,
+    DESTINATION_CARD,
+    DESTINATION_HOST,
+    EVF_MODE,
+    EVF_OUTPUT,
+    EosProperties,
+)
 from ptpip.vendors.canon.codec import (
     AvailListChanged,
     EosEventCode,
@@ -93,6 +93,8 @@ from ptpip.vendors.canon.codec import (
     encode_events,
     encode_viewfinder,
 )
+from ptpip.vendors.canon.upnp import WFT_SERVICE, CameraUpnp, DeviceDescription
+from ptpip.vendors.canon.viewfinder import FRAME_SIZE, Viewfinder
 
 if TYPE_CHECKING:
     from ptpip.camera.server import ServerSession, VirtualCamera
@@ -192,6 +194,9 @@ class CanonCamera(GenericCamera):
         liveview_warmup_calls: int = 5,
         liveview_warmup: float = 0.0,
         read_only: bool = False,
+        upnp: bool = False,
+        upnp_port: int = 0,
+        ssdp_port: int = 1900,
     ) -> None:
         super().__init__(storage, model=model, serial_number=serial_number, read_only=read_only)
         self.mac = bytes.fromhex(mac.replace(":", "").replace("-", ""))
@@ -200,6 +205,10 @@ class CanonCamera(GenericCamera):
         # Seed 002: the ack's GUID is 8 zero bytes, 01 00, and the Wi-Fi MAC.
         self.guid = bytes(8) + b"\x01\x00" + self.mac
         self.nickname = nickname
+        #: serve the UPnP description and answer SSDP M-SEARCH on the camera's address
+        self.upnp = upnp
+        self.upnp_ports = (upnp_port, ssdp_port)
+        self._upnp: CameraUpnp | None = None
         self.eos = EosProperties(serial_number=serial_number, storage_id=self.store.storage_id)
         # The standard properties an EOS answers GetDevicePropDesc for; the rest are 0xD1xx.
         battery = DevicePropDesc(
@@ -321,6 +330,29 @@ class CanonCamera(GenericCamera):
 
     async def started(self, camera: VirtualCamera) -> None:
         self._camera = camera
+        if self.upnp:
+            http_port, ssdp_port = self.upnp_ports
+            upnp = CameraUpnp(
+                self.upnp_description, host=camera.host, http_port=http_port, ssdp_port=ssdp_port
+            )
+            try:
+                await upnp.start()
+            except OSError as exc:
+                raise ServiceError(f"cannot start UPnP on {camera.host}: {exc}") from exc
+            self._upnp = upnp
+
+    async def stopped(self, camera: VirtualCamera) -> None:
+        if self._upnp is not None:
+            await self._upnp.stop()
+            self._upnp = None
+
+    def listening_lines(self, camera: VirtualCamera) -> list[str]:
+        if self._upnp is None:
+            return []
+        return [
+            f"upnp description {self._upnp.http.location}",
+            f"ssdp on {camera.host}:{self._upnp.ssdp.port} (M-SEARCH answered by unicast)",
+        ]
 
     def session_closed(self, session: ServerSession) -> None:
         # The host is gone: live view stops, host capture ends, unread RAM images are lost.
@@ -586,3 +618,31 @@ def _link(session: ServerSession) -> _Link:
 # property reset) that GenericCamera offers are not in an EOS body's operation list.
 for _code in (OperationCode.INITIATE_CAPTURE, OperationCode.RESET_DEVICE_PROP_VALUE):
     CanonCamera.operations.pop(_code, None)
+
+
+#: For the camera factory (ptpip.camera.factory) and `ptpip simulate`.
+PERSONALITY = CanonCamera
+DEFAULT_MODEL = "Canon EOS 5D Mark III"
+DEFAULT_PORT = 15740
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``ptpip simulate -t canon`` options."""
+    group = parser.add_argument_group("canon")
+    group.add_argument(
+        "--upnp",
+        action="store_true",
+        help="serve the UPnP description over HTTP and answer SSDP M-SEARCH (on --host)",
+    )
+    group.add_argument(
+        "--upnp-port", type=port_argument, default=0, help="UPnP HTTP port (default: free)"
+    )
+    group.add_argument(
+        "--ssdp-port", type=port_argument, default=1900, help="SSDP port (default 1900)"
+    )
+
+
+def options(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.upnp:
+        return {}
+    return {"upnp": True, "upnp_port": args.upnp_port, "ssdp_port": args.ssdp_port}

@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ptpip.camera import fuji_props as fp
 from ptpip.camera.personality import BytesSource, Personality, Reply, fit_name, operation
 from ptpip.camera.props import PropertyError, PropertyStore
 from ptpip.camera.server import ExtraListener, ListenerKind
@@ -62,6 +61,7 @@ from ptpip.ptp.codes import (
     VendorExtensionID,
 )
 from ptpip.ptp.datasets import DeviceInfo, PropEnum
+from ptpip.vendors.fuji import camera_props as fp
 from ptpip.vendors.fuji.codec import encode_liveview_frame, encode_prop_list, encode_state
 from ptpip.vendors.fuji.codes import FujiEvent, FujiOperation
 
@@ -200,6 +200,13 @@ class FujiCamera(Personality):
         for task in list(self._streams):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+    def listening_lines(self, camera: VirtualCamera) -> list[str]:
+        host = f"[{camera.host}]" if ":" in camera.host else camera.host
+        return [
+            f'gphoto2 --camera "Fuji X (WLAN)" '
+            f"--port ptpip:{host}:{camera.port}:{camera.ports['event']}"
+        ]
 
     def session_closed(self, session: ServerSession) -> None:
         # The camera leaves remote mode with its client; an unfetched preview is dropped.
@@ -485,3 +492,9 @@ def _make_pictures(model: str) -> list[bytes]:
         img.save(out, "JPEG", quality=60)
         pictures.append(out.getvalue())
     return pictures
+
+
+#: For the camera factory (ptpip.camera.factory) and `ptpip simulate`.
+PERSONALITY = FujiCamera
+DEFAULT_MODEL = "X-T1"
+DEFAULT_PORT = 55740
