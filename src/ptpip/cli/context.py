@@ -64,7 +64,7 @@ class Context:
             storages = await self.camera.storages()
         text = _info_text(info, storages, self.vendor)
         data = _info_json(info, storages, self)
-        if self.vendor is Vendor.FUJI:
+        if self.camera.profile.info_lists_properties:
             # The seed's Fuji `info` is the 0x902B property list; show it under the identity.
             from ptpip.cli.commands import SHORT_HEADERS, short_row
             from ptpip.cli.render import table

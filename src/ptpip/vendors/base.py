@@ -60,6 +60,8 @@ class VendorProfile:
     first_transaction_id: ClassVar[int] = 0
     session_id: ClassVar[int] = 1
     init_timeout: ClassVar[float] = 10.0
+    #: ``info`` lists the camera's properties under its identity (the seed's Fuji info)
+    info_lists_properties: ClassVar[bool] = False
     #: UTF-16 units of the friendly name the Init packet carries (a PTP string: 254)
     max_name_units: ClassVar[int] = 254
     #: Probe the event connection after this many idle seconds (None: never).

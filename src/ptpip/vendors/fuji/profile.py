@@ -114,6 +114,7 @@ class FujiProfile(VendorProfile):
     first_transaction_id: ClassVar[int] = 1
     init_timeout: ClassVar[float] = PAIRING_TIMEOUT
     max_name_units: ClassVar[int] = 26  # the 54-byte name field of the 82-byte Init
+    info_lists_properties: ClassVar[bool] = True  # the seed's info: the 0x902B list
     probe_interval: ClassVar[float | None] = None  # no Probe in the container dialect
     pairing_notice: ClassVar[str | None] = "Accept this client on the camera's screen"
 
