@@ -9,9 +9,9 @@ from functools import cache
 
 from tests.ip import test_state_machines as seed002
 from tests.vectors import SEEDS, VECTORS, seed_dumps
-from tests.vendors import test_canon_codec as canon_tests
-from tests.vendors import test_fuji_codec as fuji_tests
-from tests.vendors import test_leica_codec as leica_tests
+from tests.vendors.canon import test_codec as canon_tests
+from tests.vendors.fuji import test_codec as fuji_tests
+from tests.vendors.leica import test_codec as leica_tests
 
 from ptpip.ip.framing import ContainerType, encode_container
 from ptpip.ip.packets import (
