@@ -50,3 +50,41 @@ def test_cli_help_starts_without_the_client() -> None:
     loaded = set(json.loads(out.stdout))
     assert "ptpip.client.camera" not in loaded
     assert "ptpip.camera.server" not in loaded
+
+
+#: The seed CLI's -t names map onto dialects by name: the one place outside vendors/ that may.
+_SEED_NAMES = "ptpip/cli/settings.py"
+
+
+def test_the_shared_layers_never_name_a_dialect() -> None:
+    """A dialect is one folder: outside vendors/<dialect>/ nothing says Vendor.CANON or
+    imports ptpip.vendors.canon (they go through ptpip.vendors.registry)."""
+    import ast
+    from pathlib import Path
+
+    import ptpip
+    from ptpip.ptp.codes import Vendor
+
+    root = Path(ptpip.__file__).parent
+    dialects = {v.name for v in Vendor if v is not Vendor.GENERIC}
+    packages = {v.value for v in Vendor if v is not Vendor.GENERIC}
+    found: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root.parent).as_posix()
+        if relative.startswith("ptpip/vendors/") and path.parent.name in packages:
+            continue
+        if relative in ("ptpip/vendors/__init__.py", _SEED_NAMES):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "Vendor"
+                and node.attr in dialects
+            ):
+                found.append(f"{relative}:{node.lineno}: Vendor.{node.attr}")
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[:2] == ["ptpip", "vendors"] and len(parts) > 2 and parts[2] in packages:
+                    found.append(f"{relative}:{node.lineno}: from {node.module}")
+    assert found == []
