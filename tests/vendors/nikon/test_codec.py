@@ -139,6 +139,10 @@ def test_get_event_encode_errors() -> None:
         encode_events([(0xC101, (-1,))])
     with pytest.raises(LocalProtocolError):
         encode_events([(0xC101, (1,))] * 0x10000)
+    with pytest.raises(LocalProtocolError):
+        encode_events([(0xC101, 5)])  # type: ignore[list-item]
+    with pytest.raises(LocalProtocolError):
+        encode_events_ex([(0xC101,)])  # type: ignore[list-item]
 
 
 # --- GetEventEx 0x941C -----------------------------------------------------------------------

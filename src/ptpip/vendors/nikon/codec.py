@@ -109,7 +109,10 @@ def decode_events(data: Buffer) -> list[NikonEventRecord]:
 
 
 def _items(events: Iterable[EventLike], what: str) -> list[tuple[int, tuple[int, ...]]]:
-    items = [(code, tuple(params)) for code, params in events]
+    try:
+        items = [(code, tuple(params)) for code, params in events]
+    except (TypeError, ValueError):
+        raise LocalProtocolError(f"{what} events are (code, parameters) pairs") from None
     if len(items) > _U16_MAX:
         raise LocalProtocolError(f"{what} holds at most 65535 events, got {len(items)}")
     return items
