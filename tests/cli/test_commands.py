@@ -67,7 +67,10 @@ def test_info_text(cli: Cli) -> None:
     assert "Manufacturer:      ptpip\n" in out
     assert "Model:             ptpip virtual camera\n" in out
     assert "Serial number:     PTPIP0000001\n" in out
-    assert "Dialect:           generic (vendor extension 0x0)\n" in out
+    assert (
+        'Dialect:           generic (no dialect for Manufacturer "ptpip"; vendor extension 0x0)\n'
+        in out
+    )
     assert "GetDevicePropDesc (0x1014)" in out
     assert "DevicePropChanged (0x4006)" in out
     assert re.search(r"^Storage 00010001:  SD \"PTPIP\", .* free of ", out, re.M)
@@ -86,6 +89,7 @@ def test_info_json(cli: Cli, args: list[str]) -> None:
         "deviceVersion",
         "serialNumber",
         "vendor",
+        "dialectReason",
         "vendorExtensionId",
         "vendorExtensionDesc",
         "standardVersion",

@@ -307,6 +307,7 @@ async def test_one_gib_download_with_flat_memory(
     """1 GiB in 1024 GetPartialObject pieces, or in one GetObject data phase."""
     if not partial:
         monkeypatch.delitem(GenericCamera.operations, OperationCode.GET_PARTIAL_OBJECT)
+        await camera.device_info(refresh=True)  # the camera changed under the session
     size = 1 << 30
     big = card_path(vcam, "DCIM/100PTPIP/HUGE.MOV")
     with big.open("wb") as fh:
@@ -364,6 +365,7 @@ async def test_camera_without_partial_reads_uses_get_object(
     camera: Camera, vcam: VirtualCamera, out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delitem(GenericCamera.operations, OperationCode.GET_PARTIAL_OBJECT)
+    await camera.device_info(refresh=True)  # the camera changed under the session
     assert not await camera.supports(OperationCode.GET_PARTIAL_OBJECT)
     data = os.urandom(200_000)
     handle = await put_file(camera, vcam, "DCIM/100PTPIP/NOPART.JPG", data)

@@ -110,13 +110,14 @@ async def test_per_call_timeout_and_late_answers(vcam: VirtualCamera, camera: Ca
     strays: list[str] = []
     camera.connection.on_stray = strays.append
     began = time.monotonic()
+    tid = camera.connection._next_tid
     with pytest.raises(Timeout):
         await camera.transact(OperationCode.GET_STORAGE_IDS, timeout=0.1)
     assert time.monotonic() - began < 0.3
     # The late answer of the abandoned transaction is stray; the next one works.
     vcam.faults.delay = 0.0
     await wait_until(lambda: any("no transaction running" in s for s in strays), 1.0)
-    assert strays[0] == "data for transaction 1, which is not running"
+    assert strays[0] == f"data for transaction {tid}, which is not running"
     assert await camera.storage_ids() == (0x0001_0001,)
 
 

@@ -62,7 +62,7 @@ class Context:
         storages: list[tuple[int, StorageInfo]] = []
         with contextlib.suppress(PtpError):
             storages = await self.camera.storages()
-        text = _info_text(info, storages, self.vendor)
+        text = _info_text(info, storages, self.vendor, self.camera.dialect_reason)
         data = _info_json(info, storages, self)
         if self.camera.profile.info_lists_properties:
             # The seed's Fuji `info` is the 0x902B property list; show it under the identity.
@@ -121,13 +121,16 @@ def _codes(kind: CodeKind, codes: tuple[int, ...], vendor: Vendor) -> str:
     return ", ".join(f"{name(kind, c, vendor)} (0x{c:04X})" for c in codes) or "-"
 
 
-def _info_text(info: DeviceInfo, storages: list[tuple[int, StorageInfo]], vendor: Vendor) -> str:
+def _info_text(
+    info: DeviceInfo, storages: list[tuple[int, StorageInfo]], vendor: Vendor, reason: str
+) -> str:
     lines = [
         f"Manufacturer:      {shown(info.manufacturer)}",
         f"Model:             {shown(info.model)}",
         f"Version:           {shown(info.device_version)}",
         f"Serial number:     {shown(info.serial_number)}",
-        f"Dialect:           {vendor.value} (vendor extension 0x{info.vendor_extension_id:X}"
+        f"Dialect:           {vendor.value} ({shown(reason)}; vendor extension"
+        f" 0x{info.vendor_extension_id:X}"
         + (f', "{shown(info.vendor_extension_desc)}")' if info.vendor_extension_desc else ")"),
         f"PTP version:       {info.standard_version / 100:.2f}",
         f"Operations:        {_codes(CodeKind.OPERATION, info.operations_supported, vendor)}",
@@ -170,6 +173,7 @@ def _info_json(info: DeviceInfo, storages: list[tuple[int, StorageInfo]], ctx: C
         "deviceVersion": info.device_version,
         "serialNumber": info.serial_number,
         "vendor": ctx.vendor.value,
+        "dialectReason": ctx.camera.dialect_reason,
         "vendorExtensionId": f"{info.vendor_extension_id:#x}",
         "vendorExtensionDesc": info.vendor_extension_desc,
         "standardVersion": info.standard_version,

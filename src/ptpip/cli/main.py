@@ -372,7 +372,7 @@ async def connect_for_cli(s: Settings) -> tuple[Camera, PcapRecorder | None]:
         camera = await open_camera(
             s.host,
             cmd,
-            vendor=s.vendor_enum,
+            vendor=s.vendor_enum if s.vendor_explicit else None,
             event_port=evt,
             stream_port=stream,
             guid=identity.guid,

@@ -106,6 +106,8 @@ class Settings:
     timeout: float = 10.0
     #: --timeout was given: it then bounds the Init handshake too (pairing waits otherwise)
     timeout_explicit: bool = False
+    #: -t (or the config's vendor) was given; without it the dialect is detected
+    vendor_explicit: bool = False
     #: server mode asks TCP clients for the secret token (off: --no-auth, [server] auth = false)
     server_auth: bool = True
     #: --check: validate the flags and the config file, print the effective settings, exit
@@ -333,6 +335,7 @@ def parse_settings(argv: list[str]) -> Settings:
     s.help, s.version, s.interactive, s.server = ns.help, ns.version, ns.interactive, ns.server
     s.json, s.pretty, s.check = ns.json, ns.pretty, ns.check
     s.timeout_explicit = ns.timeout is not None
+    s.vendor_explicit = ns.vendor is not None
     s.server_auth = not ns.no_auth
     s.words = [w for w in ns.words if w != "--"]
     if s.command is not None and not s.command.strip():
@@ -498,6 +501,7 @@ def _set_from_config(
             setattr(s, target, low in ("true", "1", "yes", "on"))
         elif target == "vendor":
             s.vendor = _vendor(value)
+            s.vendor_explicit = True
         else:
             setattr(s, target, value)
     except argparse.ArgumentTypeError as exc:

@@ -27,6 +27,8 @@ from ptpip.errors import (
     LocalProtocolError,
     PtpError,
     RemoteProtocolError,
+    ResponseError,
+    Timeout,
 )
 from ptpip.ptp.codes import (
     STORAGE_ALL,
@@ -40,6 +42,7 @@ from ptpip.ptp.datasets import (
     StorageInfo,
     decode_handles,
 )
+from ptpip.ptp.names import detect_dialect
 from ptpip.ptp.values import Reader, Value, Writer
 from ptpip.record import PcapRecorder
 from ptpip.vendors.base import VendorProfile, profile_for
@@ -110,8 +113,17 @@ class Camera:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.profile: VendorProfile = connection.profile
+        #: why this dialect: "asked for" (a vendor was given), or what named it
+        self.dialect_reason = "asked for"
         self._device_info: DeviceInfo | None = None
         self._descs: dict[int, DevicePropDesc] = {}
+
+    def adopt(self, profile: VendorProfile) -> None:
+        """Speak ``profile``'s dialect from now on (what the DeviceInfo named); what was
+        read under the old one is read again."""
+        self.profile = self.connection.profile = profile
+        self._device_info = None
+        self._descs.clear()
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -436,12 +448,35 @@ class Camera:
             return await sub.get(timeout)
 
 
+async def _detect_dialect(camera: Camera) -> None:
+    """A camera opened generically takes on the dialect its DeviceInfo names (Manufacturer
+    "Nikon Corporation", VendorExtensionID 0xB, …) when ptpip has a profile for it that
+    speaks over the same connection, and runs that dialect's set-up."""
+    try:
+        info = await camera.device_info()
+    except (ResponseError, RemoteProtocolError, Timeout) as exc:
+        # A camera that cannot tell is driven as a standard one; the caller sees the error
+        # again when it asks for the DeviceInfo itself.
+        camera.dialect_reason = f"not detected: {exc}"
+        return
+    found, why = detect_dialect(info.manufacturer, info.vendor_extension_id)
+    camera.dialect_reason = why
+    if found is Vendor.GENERIC:
+        return
+    profile = profile_for(found)
+    if type(profile) is VendorProfile or not profile.detectable:
+        camera.dialect_reason = f"{why}; no {found.value} dialect over this connection"
+        return
+    camera.adopt(profile)
+    await profile.prepare(camera)
+
+
 @contextlib.asynccontextmanager
 async def connect(
     host: str = "127.0.0.1",
     port: int | None = None,
     *,
-    vendor: Vendor | str | VendorProfile = Vendor.GENERIC,
+    vendor: Vendor | str | VendorProfile | None = None,
     event_port: int | None = None,
     stream_port: int | None = None,
     guid: bytes | None = None,
@@ -455,6 +490,8 @@ async def connect(
 ) -> AsyncIterator[Camera]:
     """Connect to a camera and open a session; closes it on exit (also on errors).
 
+    ``vendor`` names the dialect; without it the camera is opened as a standard PTP/IP camera
+    and takes on the dialect its DeviceInfo names (``camera.dialect_reason`` says why).
     ``guid`` and ``name`` override the identity persisted for this camera.
     """
     camera = await open_camera(
@@ -482,7 +519,7 @@ async def open_camera(
     host: str = "127.0.0.1",
     port: int | None = None,
     *,
-    vendor: Vendor | str | VendorProfile = Vendor.GENERIC,
+    vendor: Vendor | str | VendorProfile | None = None,
     event_port: int | None = None,
     stream_port: int | None = None,
     guid: bytes | None = None,
@@ -495,7 +532,8 @@ async def open_camera(
     notice: Callable[[str], None] | None = None,
 ) -> Camera:
     """Like :func:`connect`, without the context manager: call ``await camera.close()``."""
-    profile = profile_for(vendor)
+    detect = vendor is None
+    profile = profile_for(Vendor.GENERIC if vendor is None else vendor)
     store = identity_store or IdentityStore()
     identity: Identity = store.identity_for(f"{profile.vendor.value}@{host}", guid=guid, name=name)
     connection = Connection(
@@ -513,9 +551,14 @@ async def open_camera(
     if notice is not None:
         connection.on_notice = notice
     camera = Camera(connection)
+    camera.dialect_reason = "detected" if detect else "asked for"
     try:
         await connection.connect()
         await profile.open(camera)
+        if detect:
+            await _detect_dialect(camera)
+            if probe_interval == -1.0:
+                connection.probe_interval = camera.profile.probe_interval
         connection.start_background()
     except BaseException:
         connection.abort()

@@ -18,7 +18,7 @@ from ptpip.ptp.codes import (
 )
 from ptpip.vendors import registry
 
-__all__ = ["CodeKind", "lookup", "name", "names", "vendor_for"]
+__all__ = ["CodeKind", "detect_dialect", "lookup", "name", "names", "vendor_for"]
 
 
 class CodeKind(StrEnum):
@@ -205,8 +205,16 @@ def names(kind: CodeKind, vendor: Vendor | str = Vendor.GENERIC) -> dict[int, st
 
 def vendor_for(manufacturer: str, vendor_extension_id: int) -> Vendor:
     """Dialect from DeviceInfo: the Manufacturer string wins, then VendorExtensionID."""
+    return detect_dialect(manufacturer, vendor_extension_id)[0]
+
+
+def detect_dialect(manufacturer: str, vendor_extension_id: int) -> tuple[Vendor, str]:
+    """:func:`vendor_for`, and why: which DeviceInfo field named the dialect."""
     folded = (manufacturer or "").casefold()
     for needle, vendor in _MANUFACTURERS:
         if needle in folded:
-            return vendor
-    return _EXTENSION_IDS.get(vendor_extension_id, Vendor.GENERIC)
+            return vendor, f'Manufacturer "{manufacturer}"'
+    found = _EXTENSION_IDS.get(vendor_extension_id)
+    if found is not None:
+        return found, f"VendorExtensionID 0x{vendor_extension_id:X}"
+    return Vendor.GENERIC, f'no dialect for Manufacturer "{manufacturer}"'

@@ -83,6 +83,14 @@ class VendorProfile:
         """After the Init handshake: the event connection, the session, vendor set-up."""
         await camera.connection.connect_events()
         await self.open_session(camera)
+        await self.prepare(camera)
+
+    async def prepare(self, camera: Camera) -> None:
+        """The dialect's set-up once the session is open: also run when a camera that was
+        opened as generic turns out to be of this dialect (its DeviceInfo says so)."""
+
+    #: whether a camera opened generically can become this dialect (same framing and ports)
+    detectable: ClassVar[bool] = True
 
     async def open_session(self, camera: Camera, session_id: int | None = None) -> None:
         session = self.session_id if session_id is None else session_id

@@ -198,3 +198,29 @@ async def test_pairing_waits_for_the_camera_then_refuses_strangers(
         assert caught.value.reason == 1 and "pair again" in str(caught.value)
     finally:
         await vcam.stop()
+
+
+async def test_an_eos_is_detected_without_being_named(
+    eos: VirtualCamera, id_store: IdentityStore
+) -> None:
+    """No vendor given: opened as a standard camera, its DeviceInfo (Manufacturer "Canon
+    Inc.") makes it an EOS, and the EOS set-up runs (remote and event mode)."""
+    cam = await open_camera("127.0.0.1", eos.port, identity_store=id_store, timeout=WAIT)
+    try:
+        assert isinstance(cam.profile, CanonProfile)
+        assert cam.dialect_reason == 'Manufacturer "Canon Inc."'
+        session = eos.session
+        assert session is not None  # SetRemoteMode(1) and SetEventMode(1) came after it
+        assert (session.state["eos"].remote_mode, session.state["eos"].event_mode) == (1, 1)  # type: ignore[attr-defined]
+        assert await cam.get_property(0xD103) == 0x70  # the GetEvent cache: ISO 400
+    finally:
+        await bounded(cam.close())
+    # asked for generic, it stays generic
+    cam = await open_camera(
+        "127.0.0.1", eos.port, vendor="generic", identity_store=id_store, timeout=WAIT
+    )
+    try:
+        assert type(cam.profile).__name__ == "VendorProfile"
+        assert cam.dialect_reason == "asked for"
+    finally:
+        await bounded(cam.close())

@@ -129,9 +129,7 @@ class CanonProfile(VendorProfile):
 
     # -- session -----------------------------------------------------------------------------
 
-    async def open(self, camera: Camera) -> None:
-        await camera.connection.connect_events()
-        await self.open_session(camera)
+    async def prepare(self, camera: Camera) -> None:
         await camera.transact(CanonOp.SET_REMOTE_MODE, (1,))
         await camera.transact(CanonOp.SET_EVENT_MODE, (1,))
         # The first GetEvent after SetEventMode(1) is the full property dump; drain it.

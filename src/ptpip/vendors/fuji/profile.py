@@ -115,6 +115,8 @@ class FujiProfile(VendorProfile):
     init_timeout: ClassVar[float] = PAIRING_TIMEOUT
     max_name_units: ClassVar[int] = 26  # the 54-byte name field of the 82-byte Init
     info_lists_properties: ClassVar[bool] = True  # the seed's info: the 0x902B list
+    #: its own Init, framing and ports: never reached by opening a camera generically
+    detectable: ClassVar[bool] = False
     probe_interval: ClassVar[float | None] = None  # no Probe in the container dialect
     pairing_notice: ClassVar[str | None] = "Accept this client on the camera's screen"
 

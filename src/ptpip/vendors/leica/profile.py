@@ -140,11 +140,14 @@ class LeicaProfile(VendorProfile):
     # -- session -----------------------------------------------------------------------------
 
     async def open(self, camera: Camera) -> None:
+        await camera.connection.connect_events()
+        await self.open_session(camera, self.open_session_id)
+        await self.prepare(camera)
+
+    async def prepare(self, camera: Camera) -> None:
         conn = camera.connection
         self._stop = asyncio.Event()  # a profile may serve one connection after another
         self._stale.clear()
-        await conn.connect_events()
-        await self.open_session(camera, self.open_session_id)
         result = await camera.transact(
             LeicaOperation.OPEN_LE_SESSION, (self.le_session_param,), check=False
         )
