@@ -304,7 +304,7 @@ class Camera:
     async def read_partial(self, handle: int, offset: int, length: int) -> bytes:
         buffer = io.BytesIO()
         sink = FileSink(buffer, expected=length, source=self.connection.peer_name)
-        await self.transact(OperationCode.GET_PARTIAL_OBJECT, (handle, offset, length), sink=sink)
+        await self.profile.read_piece(self, handle, offset, length, sink)
         return buffer.getvalue()
 
     async def download(
@@ -323,7 +323,7 @@ class Camera:
             info = info or await self.object_info(handle)
             if info.is_folder:
                 raise LocalProtocolError(f"object 0x{handle:X} is a folder")
-            size = object_size(info)
+            size = await object_size(self, handle, info)
             await stream(self, handle, target, 0, size, progress, chunk_size)
             return None
         done = await self.fetch(
@@ -355,7 +355,7 @@ class Camera:
         info = info or await self.object_info(handle)
         if info.is_folder:
             raise LocalProtocolError(f"object 0x{handle:X} is a folder")
-        size = object_size(info)
+        size = await object_size(self, handle, info)
         if isinstance(target, Destination):
             return await fetch_into(self, target, handle, info, size, resume, progress, chunk_size)
         final = Path(target).expanduser()

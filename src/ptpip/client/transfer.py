@@ -25,7 +25,6 @@ from ptpip.client.download import (
     numbered_name,
 )
 from ptpip.errors import RemoteProtocolError, ResponseError, StorageError, Timeout
-from ptpip.ptp.codes import OperationCode
 from ptpip.ptp.datasets import ObjectInfo
 
 if TYPE_CHECKING:
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Downloaded", "fetch_into", "object_size", "partial_ok", "stream"]
 
-_U32_MAX = 0xFFFF_FFFF
 #: Bytes compared with the camera before a ``.part`` is resumed, or a file taken as this one.
 RESUME_OVERLAP = 4096
 #: A transfer that gets fewer bytes than this in a timeout's time makes no progress.
@@ -170,14 +168,14 @@ async def _overlap_matches(camera: Camera, handle: int, part: PartFile, offset: 
     return offset if theirs == part.tail(offset, length) else 0
 
 
-def object_size(info: ObjectInfo) -> int | None:
-    if info.compressed_size != _U32_MAX:
-        return info.compressed_size
-    return None  # > 4 GiB: the size is not in ObjectInfo; stream until the end
+async def object_size(camera: Camera, handle: int, info: ObjectInfo) -> int | None:
+    """The size from ObjectInfo, or the dialect's way to learn a size over 4 GiB; None:
+    unknown (then the object streams with GetObject until the camera ends it)."""
+    return await camera.profile.object_size(camera, handle, info)
 
 
 async def partial_ok(camera: Camera, size: int | None) -> bool:
-    return size is not None and await camera.supports(OperationCode.GET_PARTIAL_OBJECT)
+    return size is not None and await camera.profile.partial_reads(camera)
 
 
 async def stream(
@@ -208,7 +206,7 @@ async def stream(
             total=size,
             source=source,
         )
-        await camera.transact(OperationCode.GET_PARTIAL_OBJECT, (handle, offset, want), sink=sink)
+        await camera.profile.read_piece(camera, handle, offset, want, sink)
         if sink.written == 0:
             raise RemoteProtocolError(f"{source} sent no data at offset {offset} of {size}")
         offset += sink.written

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, ClassVar
 from ptpip.errors import CaptureError, OperationNotSupported, PtpError, ResponseError
 from ptpip.ip.packets import FujiInitCommandRequest, InitCommandRequest
 from ptpip.ptp.codes import EventCode, InitFailReason, OperationCode, ResponseCode, Vendor
-from ptpip.ptp.datasets import DeviceInfo
+from ptpip.ptp.datasets import DeviceInfo, ObjectInfo
 from ptpip.vendors import registry
 
 if TYPE_CHECKING:
     from ptpip.client.camera import Camera, CapturedImage, LiveViewFrame
     from ptpip.client.identity import Identity
+    from ptpip.client.session import DataSink
     from ptpip.ptp.datasets import DevicePropDesc
     from ptpip.ptp.values import Value
 
@@ -169,6 +170,23 @@ class VendorProfile:
                 return new
             awaited += ", and no new object on the card"
         raise CaptureError(f"the camera took no picture that it showed us: {awaited}")
+
+    # -- transfers ---------------------------------------------------------------------------
+
+    async def object_size(self, camera: Camera, handle: int, info: ObjectInfo) -> int | None:
+        """The object's size in bytes; None when unknown (ObjectInfo's 0xFFFFFFFF: 4 GiB or
+        more, and the dialect has no other way to ask)."""
+        return None if info.compressed_size == 0xFFFF_FFFF else info.compressed_size
+
+    async def partial_reads(self, camera: Camera) -> bool:
+        """Whether objects can be read in pieces (resume, flat progress)."""
+        return await camera.supports(OperationCode.GET_PARTIAL_OBJECT)
+
+    async def read_piece(
+        self, camera: Camera, handle: int, offset: int, length: int, sink: DataSink
+    ) -> None:
+        """``length`` bytes of the object from ``offset`` into ``sink`` (GetPartialObject)."""
+        await camera.transact(OperationCode.GET_PARTIAL_OBJECT, (handle, offset, length), sink=sink)
 
     # -- properties --------------------------------------------------------------------------
 
