@@ -327,13 +327,14 @@ def client_plan(s: Settings) -> ClientPlan:
         return CliError(f"{_CLIENT_ERROR}{exc}", ExitStatus.CLIENT, fields=frozenset([name]))
 
     try:
-        guid = parse_guid(s.guid) if s.guid else None
-    except ValueError as exc:
-        raise client_error(exc, "guid") from None
-    try:
         profile = profile_for(s.vendor_enum)
     except ValueError as exc:
         raise client_error(exc, "vendor") from None
+    alias = profile.guid_aliases.get(s.guid.strip().lower()) if s.guid else None
+    try:
+        guid = alias or (parse_guid(s.guid) if s.guid else None)
+    except ValueError as exc:
+        raise client_error(exc, "guid") from None
     ports = effective_ports(s, profile.default_ports)
     if s.name is not None:
         _check_name(s.name, profile, s.vendor_enum.value)

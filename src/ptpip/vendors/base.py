@@ -63,6 +63,8 @@ class VendorProfile:
     init_timeout: ClassVar[float] = 10.0
     #: ``info`` lists the camera's properties under its identity (the seed's Fuji info)
     info_lists_properties: ClassVar[bool] = False
+    #: names ``-g`` takes for GUIDs of the dialect's own (a Nikon adapter's fixed GUID)
+    guid_aliases: ClassVar[dict[str, bytes]] = {}
     #: UTF-16 units of the friendly name the Init packet carries (a PTP string: 254)
     max_name_units: ClassVar[int] = 254
     #: Probe the event connection after this many idle seconds (None: never).
