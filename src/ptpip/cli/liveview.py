@@ -160,11 +160,16 @@ async def _probe(ctx: Context, source: LiveSource) -> None:
 
 
 def _explain(ctx: Context, error: str) -> str:
-    from ptpip.vendors.base import VendorProfile
+    from ptpip.vendors.base import VendorProfile, profile_for
+    from ptpip.vendors.registry import dialects
 
-    if type(ctx.camera.profile).liveview is VendorProfile.liveview:
-        return f"{error} (Fuji, Canon and Leica cameras have one: -t fuji, -t canon, -t leica)"
-    return error
+    if type(ctx.camera.profile).liveview is not VendorProfile.liveview:
+        return error
+    having = [
+        v.value for v in dialects() if type(profile_for(v)).liveview is not VendorProfile.liveview
+    ]
+    flags = ", ".join(f"-t {name}" for name in having)
+    return f"{error} (the dialects with a live view: {flags})"
 
 
 def _new_server(ctx: Context, opts: LiveviewOptions) -> LiveServer:
