@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_ACK_NAME_UNITS",
     "BytesSource",
+    "DataInStyle",
     "DataSource",
     "FileSource",
     "Handler",
@@ -55,6 +57,16 @@ def fit_name(name: str, limit: int = MAX_ACK_NAME_UNITS) -> str:
     if not whole and space >= len(cut) // 2:
         cut = cut[:space]
     return cut.strip()
+
+
+class DataInStyle(Enum):
+    """How the CIPA packets of a data-in phase carry the data."""
+
+    #: Start Data, Data packets of the server's chunk size, and a last End Data
+    CHUNKED = "chunked"
+    #: Start Data, then one End Data carrying all the data and no Data packet (the style of
+    #: some bodies; the End Data of a large object is written in pieces, header first)
+    SINGLE_END_DATA = "single-end-data"
 
 
 class ServiceError(Exception):
@@ -162,6 +174,11 @@ class Personality:
     event_param_count: ClassVar[int] = 0
     #: send every event with this TID instead of the one given (Leica: 0xFFFFFFFF, seed 000)
     event_transaction_id: ClassVar[int | None] = None
+    #: how the packets of a data-in phase carry its data (CIPA framing only)
+    data_in_style: ClassVar[DataInStyle] = DataInStyle.CHUNKED
+    #: seconds without traffic after which the body itself drops its client, when sooner
+    #: than the server's ``idle_timeout`` (None: only the server's limit applies)
+    idle_drop: float | None = None
 
     manufacturer = "ptpip"
     model = "ptpip virtual camera"

@@ -5,7 +5,9 @@ requests queued ahead and data-out read ahead stop the reading of the command co
 when full; data for no waiting request is dropped; events a client does not read are
 dropped (with a log line). A data-out phase that stops is answered IncompleteTransfer, a
 session with no traffic for the camera's ``idle_timeout`` ends, and :meth:`ServerSession.probe`
-asks a silent client whether it is still there.
+asks a silent client whether it is still there. A personality may drop a silent client
+sooner (its ``idle_drop``), and may send each data-in phase as one End Data packet (its
+``data_in_style``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ptpip.camera.personality import DataInStyle
 from ptpip.camera.store import StoreError
 from ptpip.errors import PtpError
 from ptpip.ip.responder import (
@@ -56,9 +59,10 @@ MAX_QUEUED_REQUESTS = 16
 MAX_QUEUED_DATA = 1024 * 1024
 #: Bytes an event connection may have waiting to go out; events beyond are dropped.
 MAX_EVENT_BACKLOG = 256 * 1024
-#: A Fuji data container with at most this much payload goes out in one write, header and
-#: all (clients ask for 1 MiB GetPartialObject pieces); a longer one is written as its
-#: header with the first piece, then piece by piece.
+#: A Fuji data container (or the one End Data of a single-End-Data personality) with at
+#: most this much payload goes out in one write, header and all (clients ask for 1 MiB
+#: GetPartialObject pieces); a longer one is written as its header with the first piece,
+#: then piece by piece.
 MAX_WHOLE_CONTAINER = 1024 * 1024
 
 
@@ -107,8 +111,8 @@ class ServerSession:
         self._traffic: asyncio.Future[None] | None = None
         self.ended = False
         self._idle: asyncio.TimerHandle | None = None
-        if camera.idle_timeout:
-            self._idle = self._loop.call_later(camera.idle_timeout, self._idle_check)
+        if self.idle_limit:
+            self._idle = self._loop.call_later(self.idle_limit, self._idle_check)
         self.task = asyncio.create_task(self._run())
         camera._tasks.add(self.task)
         self.task.add_done_callback(camera._tasks.discard)
@@ -197,9 +201,16 @@ class ServerSession:
 
     # -- liveness ----------------------------------------------------------------------------
 
+    @property
+    def idle_limit(self) -> float | None:
+        """Seconds without traffic that end the session: the server's ``idle_timeout`` or
+        the personality's own ``idle_drop``, whichever is shorter (None: never)."""
+        limits = [t for t in (self.camera.idle_timeout, self.camera.personality.idle_drop) if t]
+        return min(limits) if limits else None
+
     def _idle_check(self) -> None:
         self._idle = None
-        timeout = self.camera.idle_timeout
+        timeout = self.idle_limit
         if self.ended or not timeout:
             return
         now = self._loop.time()
@@ -418,11 +429,11 @@ class ServerSession:
         file that cannot be read is answered with an error; or that error's code."""
         chunk = self.camera.data_chunk
         if (
-            self.camera.personality.fuji_dialect
+            self._one_packet
             and source.size <= MAX_WHOLE_CONTAINER
             and self.camera.faults.drop_after_bytes is None
         ):
-            chunk = max(chunk, source.size)  # the whole container goes out in one write
+            chunk = max(chunk, source.size)  # the whole packet goes out in one write
         pieces = iter(source.chunks(chunk))
         if source.size == 0:
             return pieces, None
@@ -441,33 +452,53 @@ class ServerSession:
         conn.write(conn.responder.data_in_start(code, tid, 0))  # Fuji: the whole container
         conn.write(conn.responder.data_in(b"", last=True))  # (CIPA: its End Data)
 
+    @property
+    def _one_packet(self) -> bool:
+        """Whether a data-in phase is one packet after its header: a Fuji data container,
+        or the one End Data of a personality with the single-End-Data style."""
+        personality = self.camera.personality
+        return personality.fuji_dialect or personality.data_in_style is DataInStyle.SINGLE_END_DATA
+
     async def _send_data(
         self, code: int, tid: int, total: int, pieces: Iterator[bytes], first: bytes | None
     ) -> int | None:
         """Send the data-in phase. Every packet goes out in one write, so that a client
         reading one packet per recv() never gets part of one: CIPA's Start Data, then each
         Data/End Data; a Fuji container's header together with its first piece (which
-        :meth:`_open_source` makes the whole payload up to MAX_WHOLE_CONTAINER)."""
+        :meth:`_open_source` makes the whole payload up to MAX_WHOLE_CONTAINER).
+
+        In the single-End-Data style, Start Data is followed by one End Data holding all the
+        data: its header goes out with the first piece (the whole payload up to
+        MAX_WHOLE_CONTAINER), longer data piece by piece after it. A packet cannot be cut
+        short, so a Cancel that comes once it started is answered after its last byte.
+        """
         conn = self.command_conn
         responder = conn.responder
+        fuji = self.camera.personality.fuji_dialect
+        single = not fuji and self._one_packet
         start = responder.data_in_start(code, tid, total)
         sent = 0
         drop = self.camera.faults.drop_after_bytes
         chunk_size = self.camera.data_chunk
-        if total == 0 or not self.camera.personality.fuji_dialect:
+        if total == 0 or not fuji:
             conn.write(start)
             start = b""
         if total == 0:
             conn.write(responder.data_in(b"", last=True))
             return 0
+        if single:
+            start = responder.data_in_header(total, last=True)  # the one End Data's header
         piece: bytes | None = first
         try:
             while piece is not None:
-                if self.cancelled(tid):
+                if self.cancelled(tid) and not (single and sent):
                     responder.abandon_data_in()
                     return None
                 sent += len(piece)
-                conn.write(start + responder.data_in(piece, last=sent >= total))
+                if single:
+                    conn.write(start + piece)  # the End Data's payload, piece by piece
+                else:
+                    conn.write(start + responder.data_in(piece, last=sent >= total))
                 start = b""
                 if self._trace is not None:
                     self._trace.data_in = sent
@@ -490,6 +521,8 @@ class ServerSession:
             close = getattr(pieces, "close", None)
             if close is not None:
                 close()
+        if single and self.cancelled(tid):
+            return None  # cancelled while the End Data went out: answered as cancelled
         return sent
 
     def _respond(self, code: int, tid: int, params: tuple[int, ...] = ()) -> None:
