@@ -22,6 +22,9 @@ from typing import Any
 import pytest
 
 from ptpip.camera.server import VirtualCamera
+from ptpip.liveview.state import overlay_of
+from ptpip.props import format_value, parse_value
+from ptpip.ptp.codes import Vendor
 from ptpip.ptp.datasets import DeviceInfo, DevicePropDesc, ObjectInfo, PropEnum
 from ptpip.vendors.nikon.camera import NikonCamera
 from ptpip.vendors.nikon.camera_props import SHUTTER_SPEEDS
@@ -274,6 +277,49 @@ async def test_an_empty_data_phase_is_start_data_0_and_an_empty_end_data(
     assert answer.code == OK and answer.data == b"" and answer.packets == [(END_DATA, 12)]
 
 
+async def test_a_cancel_before_the_data_phase_leaves_no_end_data(
+    wire: Wire, vcam: VirtualCamera
+) -> None:
+    await wire.ok(0x1007, 0xFFFF_FFFF, 0, 0)
+    handle = nikon(vcam).store.lookup("DCIM/100PTPIP/IMG_0001.JPG")
+    tid = wire.tid
+    wire.tid += 1
+    request = struct.pack("<IIIHII", 22, 6, 1, 0x1009, tid, handle)
+    await wire.send(request + struct.pack("<III", 12, 11, tid))  # GetObject, then Cancel
+    start = await wire.packet()
+    assert struct.unpack_from("<III", start) == (20, START_DATA, tid)
+    response = await wire.packet()  # no End Data: the packet had not started
+    assert struct.unpack_from("<IIHI", response) == (14, RESPONSE, 0x201F, tid)
+
+
+async def test_a_cancel_during_the_end_data_is_answered_after_its_last_byte(
+    wire: Wire, vcam: VirtualCamera
+) -> None:
+    store = nikon(vcam).store
+    size = 64 * 1024 * 1024  # more than the socket buffers hold: the camera waits for us
+    with (store.root / "DCIM" / "100PTPIP" / "LONG.MOV").open("wb") as fp:
+        fp.truncate(size)  # sparse
+    await wire.ok(0x1007, 0xFFFF_FFFF, 0, 0)
+    handle = store.lookup("DCIM/100PTPIP/LONG.MOV")
+    tid = wire.tid
+    wire.tid += 1
+    await wire.send(struct.pack("<IIIHII", 22, 6, 1, 0x1009, tid, handle))
+    assert struct.unpack_from("<IIIQ", await wire.packet()) == (20, START_DATA, tid, size)
+    head = await asyncio.wait_for(wire.reader.readexactly(12), WAIT)
+    assert struct.unpack("<III", head) == (12 + size, END_DATA, tid)  # the one End Data
+    await wire.send(struct.pack("<III", 12, 11, tid))  # Cancel, while it is on its way
+    left = size
+    for _ in range(size):  # the packet cannot be cut short: all of it comes
+        piece = await asyncio.wait_for(wire.reader.read(min(left, 1 << 20)), WAIT)
+        assert piece, "the camera closed the connection"
+        left -= len(piece)
+        if not left:
+            break
+    response = await wire.packet()
+    assert struct.unpack_from("<IIHI", response) == (14, RESPONSE, 0x201F, tid)
+    assert (await wire.request(0x90C8)).code == OK  # and the connection goes on
+
+
 # -- events -----------------------------------------------------------------------------------
 
 
@@ -466,6 +512,20 @@ async def test_live_view_header_size_follows_the_model_family(
         w.close()
     finally:
         await cam.stop()
+
+
+def test_the_live_view_page_shows_what_the_body_has(tmp_path: Path) -> None:
+    page = overlay_of(Vendor.NIKON)
+    assert page is not overlay_of(Vendor.GENERIC) and not page.one_read
+    body = NikonCamera(tmp_path / "card")
+    for slot in (*page.slots, *page.controls):
+        assert slot.code in body.props, hex(slot.code)
+    for slot in page.controls:
+        desc = body.props.describe(slot.code)
+        assert desc.writable and isinstance(desc.form, PropEnum)
+        for value in desc.form.values:  # every choice has words, and they read back
+            text = format_value(slot.code, value, Vendor.NIKON, datatype=desc.datatype)
+            assert parse_value(slot.code, text, Vendor.NIKON, desc) == value, (hex(slot.code), text)
 
 
 # -- pairing, transfer list, idle drop --------------------------------------------------------
