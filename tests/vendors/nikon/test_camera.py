@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
+import socket
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -673,3 +676,42 @@ def test_simulate_nikon_options_need_t_nikon(tmp_path: Path) -> None:
         check=False,
     )  # fmt: skip
     assert result.returncode != 0 and "--idle-drop needs -t nikon" in result.stderr
+
+
+def test_simulate_pairing_refuses_until_enter_is_pressed(tmp_path: Path) -> None:
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "ptpip.cli.main", "simulate", "-t", "nikon", "-p", "0", "--pairing",
+         "--storage", str(tmp_path / "card")],
+        encoding="utf-8",
+        timeout=WAIT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        child.expect(r"listening on 127\.0\.0\.1:(\d+)")
+        match = child.match
+        assert isinstance(match, re.Match)
+        port = int(match.group(1))
+        name = "laptop".encode("utf-16-le") + b"\0\0"
+        init = GUID_A + name + struct.pack("<I", 0x0001_0000)
+        init = struct.pack("<II", 8 + len(init), 1) + init
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as sock:
+            sock.sendall(init)
+            assert sock.recv(12) == Z5_INIT_FAIL
+        child.expect("'laptop' asks to connect; press Enter to accept \\(it must then connect")
+        child.sendline("")
+        for _ in range(50):  # the confirmation comes from the prompt's thread: 50 × 0.1 s
+            with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as sock:
+                sock.sendall(init)
+                answer = sock.recv(12)
+            if answer[4:8] == b"\x02\0\0\0":
+                break
+            assert answer == Z5_INIT_FAIL
+            time.sleep(0.1)
+        assert answer[4:8] == b"\x02\0\0\0"  # registered: the Init ack
+    finally:
+        child.kill(signal.SIGINT)
+        child.expect(pexpect.EOF)
+        child.close()

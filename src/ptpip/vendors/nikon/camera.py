@@ -18,7 +18,8 @@ libgphoto2 facts are from ``library.c`` and ``ptp.c``):
   StartLiveView) the body is busy for a while: DeviceReady 0x90C8 answers DeviceBusy for
   ``busy_calls`` calls and ``busy_time`` seconds, a new capture DeviceBusy; then the events
   come: ObjectAddedInSdram 0xC101 (handle 0xFFFF0001) and CaptureCompleteRecInSdram 0xC102
-  for SDRAM, ObjectAdded 0x4002 and CaptureComplete 0x400D for the card.
+  for SDRAM, ObjectAdded 0x4002 and CaptureComplete 0x400D for the card (with the
+  capture's TransactionID on the event connection; property changes carry 0xFFFFFFFF).
 - The SDRAM image is object 0xFFFF0001 (in no GetObjectHandles list) for GetObjectInfo
   (StorageID 0, parent 0, as a D70's), GetObject, GetPartialObject(Ex) and GetObjectSize
   until it has been read to its end; then it is gone (DeleteObject and DelImageSDRAM 0x90C3
@@ -29,8 +30,11 @@ libgphoto2 facts are from ``library.c`` and ``ptp.c``):
   first ``liveview_busy_calls`` calls, then frames of the model family's header
   (:func:`~ptpip.vendors.nikon.codec.family_for_model`: 384 bytes on a Z or D750, 128 on a
   D90, 64 on a D3X/D700) followed by a JPEG of the LiveViewImageSize 0xD1AC, at
-  ``liveview_fps``; NotLiveView 0xA00B when live view is off. EndLiveView 0x9202.
-  LiveViewStatus 0xD1A2 follows.
+  ``liveview_fps``; a model no client library names gets the 384-byte header of the D4
+  family. NotLiveView 0xA00B when live view is off. LiveViewStatus 0xD1A2 follows.
+  EndLiveView 0x9202 is answered OK even when live view is off: libgphoto2 sends it at
+  every exit and skips CloseSession when it is answered with anything else (``camera_exit``).
+  ChangeCameraMode 0x90C2, which libgphoto2 sends before capture and live view, is an OK.
 - GetPartialObjectEx 0x9431 (64-bit offset and size; response: bytes sent, low and high) and
   GetObjectSize 0x9421 (u64), GetEventEx and GetDevicePropEx 0x9504 (answered with the
   DevicePropDesc, as ptpip's client reads it) on Z / D850-generation bodies; an older
