@@ -42,7 +42,7 @@ Z5_INIT_FAIL = bytes.fromhex("0c000000050000000100000 0".replace(" ", ""))
 
 OPS = (
     0x1001, 0x1002, 0x1003, 0x1004, 0x1005, 0x1007, 0x1008, 0x1009, 0x101B, 0x1014, 0x1015,
-    0x1016, 0x90C0, 0x90C8, 0x941C, 0x9207, 0x9201, 0x9202, 0x9203, 0x9431,
+    0x1016, 0x90C0, 0x90C8, 0x90CA, 0x941C, 0x9207, 0x9201, 0x9202, 0x9203, 0x9431,
 )  # fmt: skip
 JPEG = b"\xff\xd8\xff\xe0" + bytes(200) + b"\xff\xd9"
 
@@ -78,6 +78,8 @@ class Body:
     events: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
     event_writer: asyncio.StreamWriter | None = None
     objects: dict[int, bytes] = field(default_factory=lambda: {0x10: JPEG * 30})
+    #: GetVendorPropCodes' data: the Nikon properties (one listed in DeviceInfo too).
+    vendor_props: bytes = struct.pack("<I3H", 3, 0xD100, 0xD10B, 0xD1A2)
     port: int = 0
     _busy: int = 0
     _server: asyncio.Server | None = None
@@ -137,6 +139,9 @@ class Body:
         elif code == 0x941C:  # GetEventEx
             self.data(w, tid, encode_events_ex(self.events))
             self.events.clear()
+            self.answer(w, tid)
+        elif code == 0x90CA:  # GetVendorPropCodes
+            self.data(w, tid, self.vendor_props)
             self.answer(w, tid)
         elif code == 0x90C8:  # DeviceReady
             self._busy -= 1
@@ -225,6 +230,31 @@ async def test_a_z8_is_detected_from_its_real_device_info_bytes(body: Body, open
         assert (OperationCode.GET_DEVICE_INFO, ()) in body.requests
     finally:
         await bounded(cam.close())
+
+
+async def test_the_nikon_properties_are_merged_into_the_device_info(
+    body: Body, opener: Opener
+) -> None:
+    """DeviceInfo lists the standard properties; GetVendorPropCodes 0x90CA adds the 0xDxxx
+    ones (each once, after the standard ones), as libgphoto2 merges them."""
+    cam = await opener(body)
+    try:
+        info = await cam.device_info()
+        assert info.device_properties_supported == (0x5001, 0x500F, 0xD10B, 0xD100, 0xD1A2)
+        assert (0x90CA, ()) in body.requests
+    finally:
+        await bounded(cam.close())
+
+
+async def test_a_broken_vendor_property_list_leaves_the_standard_ones(opener: Opener) -> None:
+    async with Body(vendor_props=struct.pack("<I", 9) + b"\x00\xd1") as b:  # 9 codes in 2 bytes
+        cam = await opener(b)
+        try:
+            info = await cam.device_info()
+            assert info.device_properties_supported == (0x5001, 0x500F, 0xD10B)
+            assert isinstance(cam.profile, NikonProfile)
+        finally:
+            await bounded(cam.close())
 
 
 async def test_an_unknown_computer_is_told_how_to_pair(opener: Opener) -> None:

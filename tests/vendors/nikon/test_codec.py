@@ -4,6 +4,7 @@ quoted captures of vendor-others.md §1 (Z 8 StartData, Z 5 InitFail)."""
 from __future__ import annotations
 
 import contextlib
+import struct
 from collections.abc import Callable
 from functools import cache
 
@@ -19,6 +20,7 @@ from ptpip.vendors.nikon.codec import (
     DEVICE_READY_BUSY,
     DEVICE_READY_OK,
     MAX_LIVEVIEW_HEADER,
+    MAX_VENDOR_PROPS,
     NOT_LIVE_VIEW,
     SDRAM_HANDLE,
     LiveViewError,
@@ -31,11 +33,13 @@ from ptpip.vendors.nikon.codec import (
     decode_object_size,
     decode_partial_ex_params,
     decode_partial_ex_response,
+    decode_vendor_prop_codes,
     device_ready_busy,
     encode_events,
     encode_events_ex,
     encode_liveview,
     encode_object_size,
+    encode_vendor_prop_codes,
     family_for_model,
     partial_ex_params,
     partial_ex_response,
@@ -257,6 +261,20 @@ def test_object_size() -> None:
         encode_object_size(-1)
 
 
+def test_vendor_prop_codes() -> None:
+    data = bytes.fromhex("02000000 00d1 0bd1".replace(" ", ""))
+    assert decode_vendor_prop_codes(data) == (0xD100, 0xD10B)
+    assert encode_vendor_prop_codes([0xD100, 0xD10B]) == data
+    assert decode_vendor_prop_codes(bytes(4)) == ()
+    too_many = struct.pack("<I", MAX_VENDOR_PROPS + 1) + bytes(2 * (MAX_VENDOR_PROPS + 1))
+    for bad in (b"", bytes(3), bytes.fromhex("0200000000d1"), data + b"\0", too_many):
+        with pytest.raises(RemoteProtocolError):
+            decode_vendor_prop_codes(bad)
+    for codes in ([0x10000], [-1], [0xD000] * (MAX_VENDOR_PROPS + 1)):
+        with pytest.raises(LocalProtocolError):
+            encode_vendor_prop_codes(codes)
+
+
 # --- live view 0x9203 ------------------------------------------------------------------------
 
 
@@ -437,6 +455,7 @@ DECODERS: list[Callable[[bytes], object]] = [
     decode_events,
     decode_events_ex,
     decode_object_size,
+    decode_vendor_prop_codes,
     split_liveview,
     lambda data: split_liveview(data, LiveViewFamily.D90),
     lambda data: decode_partial_ex_params(list(data[:5])),

@@ -90,7 +90,7 @@ from ptpip.ptp.codes import (
     VendorExtensionID,
 )
 from ptpip.ptp.datasets import DeviceInfo, ObjectInfo
-from ptpip.ptp.values import Value, Writer
+from ptpip.ptp.values import Value
 from ptpip.vendors.nikon import camera_props as cp
 from ptpip.vendors.nikon.codec import (
     NOT_LIVE_VIEW,
@@ -103,6 +103,7 @@ from ptpip.vendors.nikon.codec import (
     encode_events_ex,
     encode_liveview,
     encode_object_size,
+    encode_vendor_prop_codes,
     family_for_model,
     partial_ex_response,
 )
@@ -638,11 +639,7 @@ class NikonCamera(GenericCamera):
 
     @operation(Op.GET_VENDOR_PROP_CODES)
     async def _get_vendor_prop_codes(self, s: ServerSession, r: RequestReceived, d: _Data) -> Reply:
-        w = Writer()
-        w.push_u32(len(self.vendor_prop_codes))
-        for code in self.vendor_prop_codes:
-            w.push_u16(code)
-        return Reply.with_data(w.getvalue())
+        return Reply.with_data(encode_vendor_prop_codes(self.vendor_prop_codes))
 
     @operation(Op.GET_DEVICE_PROP_EX)
     async def _get_device_prop_ex(self, s: ServerSession, r: RequestReceived, d: _Data) -> Reply:

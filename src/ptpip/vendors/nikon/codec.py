@@ -16,6 +16,7 @@ from enum import Enum
 from typing import NamedTuple
 
 from ptpip.errors import LocalProtocolError, RemoteProtocolError
+from ptpip.ptp.codes import DataType
 from ptpip.ptp.values import Reader, Writer
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "DEVICE_READY_OK",
     "MAX_EVENT_PARAMS",
     "MAX_LIVEVIEW_HEADER",
+    "MAX_VENDOR_PROPS",
     "NOT_LIVE_VIEW",
     "SDRAM_HANDLE",
     "LiveViewError",
@@ -36,11 +38,13 @@ __all__ = [
     "decode_object_size",
     "decode_partial_ex_params",
     "decode_partial_ex_response",
+    "decode_vendor_prop_codes",
     "device_ready_busy",
     "encode_events",
     "encode_events_ex",
     "encode_liveview",
     "encode_object_size",
+    "encode_vendor_prop_codes",
     "family_for_model",
     "partial_ex_params",
     "partial_ex_response",
@@ -222,6 +226,30 @@ def decode_partial_ex_response(params: Sequence[int]) -> int | None:
     return _param(params, 0, "GetPartialObjectEx response") | (
         _param(params, 1, "GetPartialObjectEx response") << 32
     )
+
+
+# --- GetVendorPropCodes 0x90CA ----------------------------------------------------------------
+
+#: More vendor property codes than a body could have (0xD000-0xDFFF): a longer list is a lie.
+MAX_VENDOR_PROPS = 0x1000
+
+
+def decode_vendor_prop_codes(data: Buffer) -> tuple[int, ...]:
+    """GetVendorPropCodes 0x90CA data: a PTP ``u16`` array of the Nikon (0xDxxx) property
+    codes, which DeviceInfo does not list (libgphoto2 merges them into it)."""
+    r = Reader(data)
+    codes = r.pull_array(DataType.UINT16, MAX_VENDOR_PROPS)
+    r.expect_end("GetVendorPropCodes")
+    return codes
+
+
+def encode_vendor_prop_codes(codes: Iterable[int]) -> bytes:
+    items = [_check_u16(code, "vendor property code") for code in codes]
+    if len(items) > MAX_VENDOR_PROPS:
+        raise LocalProtocolError(f"{len(items)} vendor property codes (at most {MAX_VENDOR_PROPS})")
+    w = Writer()
+    w.push_array(DataType.UINT16, items)
+    return w.getvalue()
 
 
 def decode_object_size(data: Buffer) -> int:

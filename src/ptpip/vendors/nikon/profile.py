@@ -16,8 +16,9 @@ Standard CIPA framing on 15740. What differs, and what this profile does about i
 - **Downloads**: GetPartialObject in 1 MiB pieces (larger ones make bodies drop the link);
   GetPartialObjectEx 0x9431 beyond 4 GiB, and once GetPartialObject answers AccessDenied
   (the Z 6II's transfer list); GetObjectSize 0x9421 for sizes over 4 GiB.
-- **Properties**: GetDevicePropDesc; where a body refuses it (the Z 8 answers 0x2005 over
-  PTP/IP) GetDevicePropEx 0x9504.
+- **Properties**: DeviceInfo lists the standard ones; the Nikon ones (0xDxxx) come from
+  GetVendorPropCodes 0x90CA and are merged into it, as libgphoto2 does. GetDevicePropDesc;
+  where a body refuses it (the Z 8 answers 0x2005 over PTP/IP) GetDevicePropEx 0x9504.
 - **Live view**: StartLiveView 0x9201 (DeviceBusy while it starts), GetLiveViewImg 0x9203
   (a header whose size depends on the model family, then the JPEG), EndLiveView 0x9202;
   NotLiveView 0xA00B restarts it.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -38,11 +40,12 @@ from ptpip.errors import (
     AccessDenied,
     OperationNotSupported,
     PtpError,
+    RemoteProtocolError,
     ResponseError,
     Timeout,
 )
 from ptpip.ptp.codes import EventCode, OperationCode, ResponseCode, Vendor
-from ptpip.ptp.datasets import DevicePropDesc, ObjectInfo
+from ptpip.ptp.datasets import DeviceInfo, DevicePropDesc, ObjectInfo
 from ptpip.vendors.base import VendorProfile, register
 from ptpip.vendors.nikon.codec import (
     NOT_LIVE_VIEW,
@@ -51,6 +54,7 @@ from ptpip.vendors.nikon.codec import (
     decode_events_ex,
     decode_object_size,
     decode_partial_ex_response,
+    decode_vendor_prop_codes,
     device_ready_busy,
     family_for_model,
     partial_ex_params,
@@ -262,6 +266,23 @@ class NikonProfile(VendorProfile):
             await asyncio.sleep(0.1)
 
     # -- properties --------------------------------------------------------------------------
+
+    async def device_info(self, camera: Camera, data: bytes) -> DeviceInfo:
+        """DeviceInfo with the Nikon properties of GetVendorPropCodes 0x90CA added."""
+        info = DeviceInfo.decode(data)
+        if NikonOperation.GET_VENDOR_PROP_CODES not in info.operations_supported:
+            return info
+        try:
+            result = await camera.transact(
+                NikonOperation.GET_VENDOR_PROP_CODES, max_data=DATASET_LIMIT
+            )
+            extra = decode_vendor_prop_codes(result.data)
+        except (ResponseError, RemoteProtocolError) as exc:
+            log.info("GetVendorPropCodes failed (%s); the standard properties only", exc)
+            return info
+        known = info.device_properties_supported
+        merged = known + tuple(c for c in dict.fromkeys(extra) if c not in set(known))
+        return dataclasses.replace(info, device_properties_supported=merged)
 
     async def describe(self, camera: Camera, code: int) -> DevicePropDesc:
         try:

@@ -146,6 +146,7 @@ FORMATS: dict[int, PropFormat] = {
     NP.MOVIE_ISO: _iso(_U32),
     NP.MOVIE_EXPOSURE_BIAS_COMPENSATION: _BIAS,
     NP.LIVE_VIEW_IMAGE_SIZE: enum_format(nikon.LIVEVIEW_SIZE, "live-view size", _U8),
+    NP.LIVE_VIEW_STATUS: enum_format({0: "off", 1: "on"}, "live-view status", _U8),
     NP.ACTIVE_PIC_CTRL_ITEM: _table_format(
         nikon.PICTURE_CONTROL, nikon.format_picture_control, nikon.parse_picture_control, _U8
     ),
