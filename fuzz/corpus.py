@@ -12,6 +12,7 @@ from tests.vectors import SEEDS, VECTORS, seed_dumps
 from tests.vendors.canon import test_codec as canon_tests
 from tests.vendors.fuji import test_codec as fuji_tests
 from tests.vendors.leica import test_codec as leica_tests
+from tests.vendors.nikon import test_codec as nikon_tests
 
 from ptpip.ip.framing import ContainerType, encode_container
 from ptpip.ip.packets import (
@@ -62,6 +63,15 @@ from ptpip.vendors.canon.codec import (
 from ptpip.vendors.fuji.codec import encode_liveview_frame, encode_prop_list, encode_state
 from ptpip.vendors.leica.codec import encode_stream_frame
 from ptpip.vendors.leica.stream_info import MJPG, StreamInfo
+from ptpip.vendors.nikon.codec import (
+    LiveViewFamily,
+    encode_events_ex,
+    encode_liveview,
+    encode_vendor_prop_codes,
+)
+from ptpip.vendors.nikon.codec import (
+    encode_events as encode_nikon_events,
+)
 
 __all__ = [
     "ALL_DATATYPES",
@@ -449,3 +459,27 @@ def leica_stream_frames() -> tuple[bytes, ...]:
 @cache
 def stream_infos() -> tuple[bytes, ...]:
     return (StreamInfo(1000, 18, 1 << 20, 0, 1 << 20, 4).encode(), MJPG.to_bytes(4, "little"))
+
+
+@cache
+def nikon_events() -> tuple[bytes, ...]:
+    """GetEvent 0x90C7 and GetEventEx 0x941C queues (both decoders get both)."""
+    records = [(0xC101, (0,)), (0x4002, (0x10,)), (0x4006, (0xD100,)), (0x400D, ())]
+    return (
+        encode_nikon_events([(c, p or (0,)) for c, p in records]),
+        encode_events_ex(records),
+        encode_events_ex([(0x4006, (1, 2, 3, 4))]),
+        encode_nikon_events([]),
+    )
+
+
+@cache
+def nikon_liveview() -> tuple[bytes, ...]:
+    jpeg = nikon_tests.TINY_JPEG
+    framed = [encode_liveview(jpeg, fields=nikon_tests.FIELDS, family=f) for f in LiveViewFamily]
+    return (*framed, encode_liveview(JPEG))
+
+
+@cache
+def nikon_prop_codes() -> tuple[bytes, ...]:
+    return (encode_vendor_prop_codes([0xD100, 0xD10B, 0xD1A2]), encode_vendor_prop_codes([]))

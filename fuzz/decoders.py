@@ -63,6 +63,7 @@ from ptpip.vendors.fuji.codec import (
 )
 from ptpip.vendors.leica.codec import decode_stream_frame
 from ptpip.vendors.leica.stream_info import StreamInfo, fourcc
+from ptpip.vendors.nikon import codec as nikon
 
 __all__ = ["TARGETS", "InvariantError", "Target", "replay", "rss_mb", "run_decoders"]
 
@@ -287,6 +288,30 @@ def _fuji_stream(data: bytes) -> object:
     return frames
 
 
+def _nikon_events(data: bytes) -> object:
+    return nikon.decode_events(data), nikon.decode_events_ex(data)
+
+
+def _nikon_liveview(data: bytes) -> object:
+    """Every family's header and the search without one; the JPEG found must be whole."""
+    out = []
+    refused: nikon.LiveViewError | None = None
+    for family in (None, *nikon.LiveViewFamily):
+        try:
+            header, jpeg, info = nikon.split_liveview(data, family)
+        except nikon.LiveViewError as exc:
+            refused = exc
+        else:
+            if not (jpeg.startswith(b"\xff\xd8") and jpeg.endswith(b"\xff\xd9")):
+                raise InvariantError(f"live-view JPEG not whole ({family}): {jpeg[:4].hex()}")
+            if len(header) + len(jpeg) > len(data):
+                raise InvariantError("live-view header and JPEG longer than the data")
+            out.append((header, jpeg, info))
+    if not out and refused is not None:
+        raise refused
+    return out
+
+
 def _stream_info(data: bytes) -> object:
     info = StreamInfo.decode(data)
     return info, fourcc(info.frame_max_size), fourcc(info.time_resolution)
@@ -437,6 +462,15 @@ TARGETS: tuple[Target, ...] = (
         (16, 20, 24),
     ),
     Target("leica.StreamInfo", corpus.stream_infos, _stream_info, 0.3, (0,)),
+    Target("nikon.decode_events", corpus.nikon_events, _nikon_events, 1.0, (0,)),
+    Target("nikon.split_liveview", corpus.nikon_liveview, _nikon_liveview, 1.0, (0,)),
+    Target(
+        "nikon.decode_vendor_prop_codes",
+        corpus.nikon_prop_codes,
+        nikon.decode_vendor_prop_codes,
+        0.3,
+        (0,),
+    ),
     Target("props.describe_values", corpus.prop_descs, _props, 1.0, (2,)),
     Target("discovery.ssdp", lambda: (_SSDP, _DESCRIPTION), _ssdp, 0.3),
     Target("record.packet_cutter", corpus.cipa_streams, _record, 0.5, _PACKET_OFFSETS),

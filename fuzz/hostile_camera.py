@@ -42,7 +42,7 @@ from ptpip.vendors.canon.profile import CanonProfile
 
 __all__ = ["ClientLimits", "fuzz_client"]
 
-VENDORS = ("generic", "fuji", "canon", "leica")
+VENDORS = ("generic", "fuji", "canon", "leica", "nikon")
 _RATES = (0.05, 0.1, 0.2, 0.35, 0.5)
 _MAX_TRUTH_BYTES = 2 * 1024 * 1024
 #: personality options that keep live view quick (the warm-up and frame rate cost waits)
@@ -50,6 +50,7 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "canon": {"liveview_warmup_calls": 0},
     "fuji": {"liveview_fps": 100.0},
     "leica": {"liveview_fps": 100.0},
+    "nikon": {"liveview_fps": 100.0, "busy_time": 0.0, "liveview_busy_calls": 0},
 }
 
 

@@ -19,6 +19,7 @@ CORE = [
     "ptpip.vendors.canon.codec",
     "ptpip.vendors.fuji.codec",
     "ptpip.vendors.leica.codec",
+    "ptpip.vendors.nikon.codec",
 ]
 FORBIDDEN = ["socket", "asyncio", "selectors", "ssl", "threading", "ptpip.client", "ptpip.camera"]
 
